@@ -1,0 +1,280 @@
+"""Settings, read from the environment (and an optional git-ignored `.env` file).
+
+With nothing configured the project runs on its embedded defaults: SQLite in `var/`,
+a file-based cache, django-q2 on the ORM broker and email written to `var/mail/`.
+Production sets DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, CREDENTIALS_KEYS and
+ALLOWED_HOSTS; see `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # real environment variables win
+
+DEBUG = env.bool("DEBUG", default=False)
+# Demo mode: the demo user and the loopback demo bank are allowed. Never on in production.
+DEMO_MODE = env.bool("DEMO_MODE", default=DEBUG)
+
+
+def _local_secret(name: str, generate) -> str:
+    """A development secret kept in a git-ignored file, created on first use."""
+    path = VAR_DIR / "secrets" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(generate())
+    return path.read_text().strip()
+
+
+def _new_secret_key() -> str:
+    from django.core.management.utils import get_random_secret_key
+
+    return get_random_secret_key()
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is not set. Set it in the environment (or DEBUG=1 for development).")
+    SECRET_KEY = _local_secret("secret_key", _new_secret_key)
+
+# Fernet keys for bank credentials, newest first; older keys still decrypt (rotation).
+CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])
+if not CREDENTIALS_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "CREDENTIALS_KEYS is not set. Generate a key with "
+            '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
+            "and set CREDENTIALS_KEYS=<key> (comma-separated, newest first, when rotating)."
+        )
+    CREDENTIALS_KEYS = [_local_secret("credentials_key", _new_fernet_key)]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "whitenoise.runserver_nostatic",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_q",
+    "mint",
+    "accounts",
+    "categories",
+    "transactions",
+    "budgets",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mint.urls"
+WSGI_APPLICATION = "mint.wsgi.application"
+ASGI_APPLICATION = "mint.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.unread_notifications",
+            ],
+        },
+    },
+]
+
+# Database: PostgreSQL through DATABASE_URL, else an SQLite file in var/.
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the task workers are separate processes sharing one file:
+    # WAL lets readers run beside a writer, IMMEDIATE takes the write lock up front
+    # (no lock-upgrade deadlocks), and the timeout waits out the other writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    # A new connection per request costs ~10x the request itself; keep them open.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache and serving store. Redis through REDIS_URL; a dead Redis must not fail a request,
+# so errors are swallowed (the caller falls back to the database) with short timeouts.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mint",
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+            },
+        }
+    }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    DJANGO_REDIS_LOGGER = "mint.cache"
+else:
+    # Not local-memory: the web server and the worker cluster are separate processes, and
+    # the worker that commits an import must be able to invalidate what the web server serves.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": VAR_DIR / "cache",
+        }
+    }
+
+# Email: EMAIL_URL (smtp+tls://user:pass@host:587), else one file per message in var/mail/.
+vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mint <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+AUTH_USER_MODEL = "mint.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "media"},
+    },
+    # The object store for raw bank payloads (DESIGN.md: S3-compatible in production).
+    "raw_payloads": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.str("RAW_PAYLOADS_DIR", default=str(VAR_DIR / "raw"))},
+    },
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "mint.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# Tasks: django-q2 on the ORM broker, which redelivers a task whose worker died
+# (at least once); `retry` must exceed `timeout` or a slow task runs twice at once.
+TASKS_SYNC = env.bool("TASKS_SYNC", default=False)
+Q_CLUSTER = {
+    "name": "mint",
+    "orm": "default",
+    "workers": env.int("TASK_WORKERS", default=2),
+    "timeout": env.int("TASK_TIMEOUT", default=300),
+    "retry": env.int("TASK_RETRY", default=360),
+    "max_attempts": 5,
+    "poll": 0.5,
+    "catch_up": False,
+    "save_limit": 1000,
+    "sync": TASKS_SYNC,
+    "label": "Tasks",
+}
+
+# Ingestion
+SYNC_INITIAL_DAYS = env.int("SYNC_INITIAL_DAYS", default=90)  # history fetched on first link
+SYNC_OVERLAP_DAYS = env.int("SYNC_OVERLAP_DAYS", default=7)  # re-fetched for late postings
+PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=30.0)
+PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
+
+# Budgets: alert levels as a share of the budget, in percent.
+BUDGET_ALERT_LEVELS = {"approaching": 80, "exceeded": 100}
+SPENDING_CACHE_TIMEOUT = env.int("SPENDING_CACHE_TIMEOUT", default=3600)
+
+# Demo bank (demo mode only): the loopback OFX server `make run` starts.
+DEMO_BANK_PORT = env.int("DEMO_BANK_PORT", default=8765)
+
+# Production hardening; each can be turned off behind a TLS-terminating proxy that does it.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"once_a_minute": {"()": "mint.logging.OncePerIntervalFilter", "interval": 60}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "mint.cache": {"handlers": ["console"], "level": "WARNING", "filters": ["once_a_minute"], "propagate": False},
+        "django-q": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # ofxtools logs whole OFX requests, password included, at DEBUG: never below WARNING.
+        "ofxtools": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,0 +1,30 @@
+"""Test settings: the project's settings on their embedded defaults, with tasks run inline.
+
+Set DATABASE_URL and REDIS_URL to run the same suite against PostgreSQL and Redis.
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+# A fixed throwaway key: tests need a stable key, and no real secret is ever encrypted with it.
+os.environ.setdefault("CREDENTIALS_KEYS", "2wQc8kqLQmI1ZbeTqHYbZ4n3wd1G8rSmX0n3V4zZ3mo=")
+os.environ.setdefault("TASKS_SYNC", "1")
+os.environ.setdefault("DEMO_MODE", "1")
+if "VAR_DIR" not in os.environ:
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="mint-test-")
+    atexit.register(shutil.rmtree, os.environ["VAR_DIR"], ignore_errors=True)
+
+from .settings import *  # noqa: F403
+from .settings import REDIS_URL, STATIC_ROOT, STORAGES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SECURE_SSL_REDIRECT = False
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+if not REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from it; tests never collectstatic
