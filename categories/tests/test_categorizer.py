@@ -1,0 +1,126 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from accounts.demo_bank.persona import ACCOUNTS, Persona
+from categories.categorizer import get_categorizer
+from categories.models import Category, CategorySource, DescriptorRule, Merchant, MerchantAlias
+from categories.normalize import normalize_descriptor
+from categories.services import defaults_load
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("SQ *BLUE BOTTLE COFFE", "BLUE BOTTLE COFFE"),
+        ("AMZN Mktp US*2K4L09", "AMZN MKTP US"),
+        ("SHELL OIL 57444212", "SHELL OIL"),
+        ("TST* FLOUR + WATER", "FLOUR WATER"),
+        ("MCDONALD'S F12345", "MCDONALDS"),
+        ("POS DEBIT CARD PURCHASE SAFEWAY #1234", "SAFEWAY"),
+        ("  uber   *trip  help.uber.com ", "UBER TRIP HELP UBER COM"),
+    ],
+)
+def test_normalisation(raw, normalised):
+    assert normalize_descriptor(raw) == normalised
+
+
+def categorize(descriptor: str, amount: str = "-10.00", mcc: str = ""):
+    decision = get_categorizer().categorize(descriptor, amount=Decimal(amount), mcc=mcc)
+    return Category.objects.get(pk=decision.category_id).path, decision
+
+
+@pytest.mark.parametrize(
+    ("descriptor", "path"),
+    [
+        ("SQ *BLUE BOTTLE COFFE", "food/coffee"),
+        ("STARBUCKS STORE 10482", "food/coffee"),
+        ("AMZN Mktp US*2K4L09", "shopping/general"),
+        ("UBER *TRIP HELP.UBER.COM", "transport/rideshare"),
+        ("SHELL OIL 57444212", "transport/gas"),
+        ("WHOLE FOODS MKT #10234", "food/groceries"),
+        ("TRADER JOE'S #552 QPS", "food/groceries"),
+        ("NETFLIX.COM", "entertainment/streaming"),
+    ],
+)
+def test_known_merchants_come_from_the_merchant_map(descriptor, path):
+    found, decision = categorize(descriptor)
+    assert found == path
+    assert decision.source == CategorySource.MERCHANT_MAP
+    assert decision.merchant_id is not None
+
+
+def test_longest_alias_wins():
+    assert categorize("UBER EATS 8005928996")[0] == "food/dining"
+    assert categorize("UBER *TRIP")[0] == "transport/rideshare"
+
+
+def test_provider_code_then_pattern_then_fallback():
+    assert categorize("TST* FLOUR + WATER", mcc="5812")[0:1] == ("food/dining",)
+    assert categorize("TST* FLOUR + WATER", mcc="5812")[1].source == CategorySource.PROVIDER
+    path, decision = categorize("ACME CORP PAYROLL PPD", amount="2850.00")
+    assert (path, decision.source) == ("income/paycheck", CategorySource.PATTERN)
+    path, decision = categorize("XQZT HOLDINGS 1234")
+    assert (path, decision.source) == ("other/uncategorized", CategorySource.FALLBACK)
+    path, decision = categorize("XQZT HOLDINGS 1234", amount="40.00")
+    assert (path, decision.source) == ("income/refund-other", CategorySource.FALLBACK)
+
+
+def test_every_demo_bank_descriptor_is_recognised():
+    persona = Persona("alice")
+    today = dt.date(2026, 11, 21)
+    descriptors = {
+        (txn.name, txn.amount > 0, f"{txn.sic:04d}" if txn.sic else "")
+        for account in ACCOUNTS
+        for txn in persona.transactions(account, today - dt.timedelta(days=365), today, today)
+    }
+    unrecognised = [
+        name
+        for name, inflow, mcc in descriptors
+        if categorize(name, "1" if inflow else "-1", mcc)[1].source == CategorySource.FALLBACK
+    ]
+    assert unrecognised == []
+
+
+def test_a_map_edit_reaches_the_categorizer():
+    assert categorize("NETFLIX.COM")[0] == "entertainment/streaming"
+    netflix = MerchantAlias.objects.get(key="NETFLIX COM").merchant
+    netflix.category = Category.objects.get(path="bills/subscriptions")
+    netflix.save()
+    from categories.categorizer import categorizer_invalidate
+
+    categorizer_invalidate()
+    assert categorize("NETFLIX.COM")[0] == "bills/subscriptions"
+
+
+def test_loading_defaults_again_adds_nothing_and_keeps_admin_edits():
+    counts = (
+        Category.objects.count(),
+        Merchant.objects.count(),
+        MerchantAlias.objects.count(),
+        DescriptorRule.objects.count(),
+    )
+    edited = Merchant.objects.get(aliases__key="SHELL")
+    edited.category = Category.objects.get(path="transport/auto-service")
+    edited.save()
+
+    defaults_load()
+
+    assert (
+        Category.objects.count(),
+        Merchant.objects.count(),
+        MerchantAlias.objects.count(),
+        DescriptorRule.objects.count(),
+    ) == counts
+    edited.refresh_from_db()
+    assert edited.category.path == "transport/auto-service"
+
+
+def test_default_tree_has_the_documented_paths_and_kinds():
+    assert Category.objects.get(path="food/groceries").kind == Category.Kind.SPENDING
+    assert Category.objects.get(path="income/paycheck").kind == Category.Kind.INCOME
+    assert Category.objects.get(path="transfer/credit-card-payment").kind == Category.Kind.TRANSFER
+    assert Category.objects.filter(parent__isnull=True).count() == 17
