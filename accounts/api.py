@@ -1,0 +1,47 @@
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .providers.base import ProviderError
+from .serializers import AccountOutputSerializer, ConnectInputSerializer
+
+
+class ConnectApi(APIView):
+    """POST /api/v1/account: link a financial institution (the brief's Accounts API)."""
+
+    def post(self, request: Request) -> Response:
+        data = ConnectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        claimed_user = values.get("user_id")
+        if claimed_user is not None and claimed_user not in (str(request.user.pk), request.user.username):
+            raise PermissionDenied("user_id must be the authenticated user.")
+        try:
+            connection = services.connection_create(
+                user=request.user,
+                url=values["account_url"],
+                login=values["account_login"],
+                password=values["account_password"],
+            )
+        except ProviderError as exc:
+            raise ValidationError({services.connect_error_field(exc): [str(exc)]}) from None
+        account_ids = list(connection.accounts.order_by("pk").values_list("pk", flat=True))
+        body = {
+            "user_id": request.user.pk,
+            "account_id": account_ids[0],
+            "account_ids": account_ids,
+            "connection_id": connection.pk,
+            "action": "connect",
+            "status": "success",
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AccountOutputSerializer
+
+    def get_queryset(self):
+        return selectors.account_list_for_user(user=self.request.user)

@@ -1,0 +1,15 @@
+"""Ways money data comes in. Every provider hands the pipeline the same record shapes."""
+
+from __future__ import annotations
+
+from .base import Provider
+
+
+def get_provider(kind: str) -> Provider:
+    from .ofx import OfxDirectConnect
+
+    providers: dict[str, Provider] = {"ofx": OfxDirectConnect()}
+    try:
+        return providers[kind]
+    except KeyError:
+        raise ValueError(f"Unknown provider {kind!r}") from None

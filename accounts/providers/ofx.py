@@ -1,0 +1,199 @@
+"""OFX: Direct Connect to banks (through ofxtools' client) and parsing of OFX/QFX documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Sequence
+
+from ofxtools.Client import CcStmtRq, OFXClient, StmtRq
+from ofxtools.header import OFXHeaderError
+from ofxtools.models.ofx import OFX
+from ofxtools.Parser import OFXTree, ParseError
+
+from accounts.credentials import BankCredentials
+
+from .base import (
+    AccountRef,
+    ConnectionParams,
+    DiscoveredAccount,
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    Statement,
+    StatementLine,
+)
+from .http import http_post
+
+OFX_VERSION = 220
+# Signon status codes that mean "the user must fix their login" rather than "try later".
+AUTH_FAILURE_CODES = {15500, 15502, 15510, 15511, 15512, 15513}
+ACCOUNT_KINDS = {"CHECKING": "checking", "SAVINGS": "savings", "MONEYMRKT": "savings", "CREDITLINE": "checking"}
+_OFX_DATE = re.compile(r"\s*(\d{8})")
+
+
+class _SafeOFXClient(OFXClient):
+    """ofxtools' client, sending through our SSRF-checked, size-limited transport."""
+
+    def post_request(self, url: str, serialized_request: bytes, timeout: float | None) -> bytes:
+        return http_post(url, serialized_request, self.http_headers)
+
+
+def _client(params: ConnectionParams, credentials: BankCredentials, bank_id: str = "") -> _SafeOFXClient:
+    return _SafeOFXClient(
+        params.url,
+        userid=credentials.login,
+        org=params.org or None,
+        fid=params.fid or None,
+        bankid=bank_id or params.bank_id or None,
+        version=OFX_VERSION,
+    )
+
+
+def _keep_bank_dates(tree: OFXTree) -> None:
+    """Posted dates are calendar dates in the bank's own offset.
+
+    ofxtools converts `20261031223000[-5:EST]` to an instant in UTC, which is already
+    November 1st; the statement says October 31st. Keep the date the bank wrote.
+    """
+    for element in tree.getroot().iter():
+        if element.tag in ("DTPOSTED", "DTUSER") and element.text:
+            match = _OFX_DATE.match(element.text)
+            if match is None:
+                raise ProviderDataError(f"Invalid date {element.text[:40]!r} in <{element.tag}>.")
+            element.text = match.group(1)
+
+
+def parse_document(raw: bytes) -> OFX:
+    """A validated OFX document, or ProviderDataError saying why it is not one."""
+    tree = OFXTree()
+    try:
+        tree.parse(io.BytesIO(raw))
+        _keep_bank_dates(tree)
+        document = tree.convert()
+    except ProviderDataError:
+        raise
+    except (ParseError, OFXHeaderError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ProviderDataError(f"Not a valid OFX document: {str(exc)[:200]}") from None
+    _check_signon(document)
+    return document
+
+
+def _check_signon(document: OFX) -> None:
+    signon = getattr(document, "signonmsgsrsv1", None)
+    if signon is None:
+        raise ProviderDataError("Not a valid OFX response: it has no signon section.")
+    status = signon.sonrs.status
+    if status.code == 0:
+        return
+    message = status.message or f"OFX status {status.code}"
+    if status.code in AUTH_FAILURE_CODES:
+        raise ProviderAuthError(f"The bank rejected the login: {message}")
+    raise ProviderError(f"The bank reported an error: {message}")
+
+
+def _account_ref(aggregate) -> AccountRef:
+    """AccountRef from a BANKACCTFROM, CCACCTFROM or INVACCTFROM.
+
+    (Dispatch on the class: ofxtools aggregates proxy unknown attributes to their
+    children, so probing with getattr/hasattr can recurse.)
+    """
+    match type(aggregate).__name__:
+        case "BANKACCTFROM":
+            return AccountRef(aggregate.acctid, ACCOUNT_KINDS.get(aggregate.accttype, "other"), aggregate.bankid)
+        case "INVACCTFROM":
+            return AccountRef(aggregate.acctid, "investment", aggregate.brokerid)
+        case _:
+            return AccountRef(aggregate.acctid, "credit-card")
+
+
+def _statement(stmtrs) -> Statement:
+    tranlist = stmtrs.banktranlist
+    lines = []
+    for txn in tranlist if tranlist is not None else ():
+        payee = getattr(txn, "payee", None)
+        description = txn.name or (payee.name if payee is not None else None) or txn.memo or ""
+        lines.append(
+            StatementLine(
+                external_id=txn.fitid,
+                posted_on=txn.dtposted.date(),
+                amount=txn.trnamt,
+                description=description.strip(),
+                memo=(txn.memo or "").strip(),
+                mcc=f"{txn.sic:04d}" if txn.sic is not None else "",
+                currency=txn.currency.cursym if txn.currency is not None else "",
+            )
+        )
+    ledger = stmtrs.ledgerbal
+    return Statement(
+        account=_account_ref(stmtrs.account),
+        currency=stmtrs.curdef,
+        lines=tuple(lines),
+        balance=ledger.balamt if ledger is not None else None,
+        balance_as_of=ledger.dtasof if ledger is not None else None,
+    )
+
+
+def statements_parse(raw: bytes) -> list[Statement]:
+    document = parse_document(raw)
+    statements = []
+    for section in ("bankmsgsrsv1", "creditcardmsgsrsv1"):
+        for trnrs in getattr(document, section, None) or ():
+            if trnrs.status.code != 0:
+                message = trnrs.status.message or f"OFX status {trnrs.status.code}"
+                raise ProviderDataError(f"The bank could not provide a statement: {message}")
+            stmtrs = trnrs.ccstmtrs if type(trnrs).__name__ == "CCSTMTTRNRS" else trnrs.stmtrs
+            if stmtrs is not None:
+                statements.append(_statement(stmtrs))
+    if not statements:
+        raise ProviderDataError("The OFX document holds no bank or credit-card statement.")
+    return statements
+
+
+class OfxDirectConnect:
+    def discover(self, params: ConnectionParams, credentials: BankCredentials) -> list[DiscoveredAccount]:
+        raw = _client(params, credentials).request_accounts(
+            credentials.password, dtacctup=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), skip_profile=True
+        )
+        document = parse_document(raw.read())
+        accounts = []
+        for trnrs in getattr(document, "signupmsgsrsv1", None) or ():
+            if trnrs.status.code != 0 or trnrs.acctinfors is None:
+                continue
+            for info in trnrs.acctinfors:
+                for service in info:  # BANKACCTINFO / CCACCTINFO / INVACCTINFO
+                    source_attr = {"CCACCTINFO": "ccacctfrom", "INVACCTINFO": "invacctfrom"}.get(
+                        type(service).__name__, "bankacctfrom"
+                    )
+                    ref = _account_ref(getattr(service, source_attr))
+                    accounts.append(DiscoveredAccount(ref=ref, name=info.desc or f"Account {ref.external_id[-4:]}"))
+        if not accounts:
+            raise ProviderDataError("The bank accepted the login but listed no accounts.")
+        return accounts
+
+    def fetch(
+        self,
+        params: ConnectionParams,
+        credentials: BankCredentials,
+        accounts: Sequence[AccountRef],
+        start: dt.date,
+        end: dt.date,
+    ) -> bytes:
+        dtstart = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+        dtend = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        requests: list[StmtRq | CcStmtRq] = []
+        bank_id = params.bank_id or next((ref.bank_id for ref in accounts if ref.bank_id), "")
+        for ref in accounts:
+            if ref.kind == "credit-card":
+                requests.append(CcStmtRq(acctid=ref.external_id, dtstart=dtstart, dtend=dtend))
+            elif ref.kind in ("checking", "savings"):
+                accttype = "SAVINGS" if ref.kind == "savings" else "CHECKING"
+                requests.append(StmtRq(acctid=ref.external_id, accttype=accttype, dtstart=dtstart, dtend=dtend))
+        if not requests:
+            raise ProviderDataError("None of this connection's accounts can be fetched by OFX statement request.")
+        client = _client(params, credentials, bank_id)
+        return client.request_statements(credentials.password, *requests, skip_profile=True).read()
+
+    def parse(self, raw: bytes) -> list[Statement]:
+        return statements_parse(raw)

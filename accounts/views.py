@@ -1,0 +1,38 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import selectors, services
+from .forms import ConnectForm
+from .providers.base import ProviderError
+
+
+@login_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "accounts/account_list.html", {"accounts": selectors.account_list_for_user(user=request.user)}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect(request: HttpRequest) -> HttpResponse:
+    form = ConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_create(
+                user=request.user,
+                url=form.cleaned_data["account_url"],
+                login=form.cleaned_data["account_login"],
+                password=form.cleaned_data["account_password"],
+            )
+        except ProviderError as exc:
+            field = services.connect_error_field(exc)
+            form.add_error(None if field == "non_field_errors" else field, str(exc))
+        else:
+            count = connection.accounts.count()
+            messages.success(request, f"Linked {count} account{'s' if count != 1 else ''}. Importing transactions now.")
+            return redirect("dashboard")
+    return render(request, "accounts/connect.html", {"form": form})
