@@ -1,0 +1,55 @@
+import re
+
+from rest_framework import serializers
+
+from mint.converters import MonthConverter
+
+from .models import Transaction
+
+
+class TransactionOutputSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name")
+    merchant = serializers.CharField(source="merchant.name", allow_null=True)
+    category = serializers.CharField(source="category.path")
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id",
+            "account",
+            "account_name",
+            "posted_on",
+            "amount",
+            "currency",
+            "description",
+            "merchant",
+            "category",
+            "category_source",
+        ]
+
+
+class TransactionCategoryInputSerializer(serializers.Serializer):
+    category = serializers.CharField(max_length=90, help_text="Category path, e.g. food/groceries")
+
+
+class MonthField(serializers.Field):
+    """`YYYY-MM` <-> the month's first day."""
+
+    default_error_messages = {"invalid": "Expected a month as YYYY-MM."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(MonthConverter.regex, data):
+            self.fail("invalid")
+        try:
+            return MonthConverter().to_python(data)
+        except ValueError:
+            self.fail("invalid")
+
+    def to_representation(self, value) -> str:
+        return MonthConverter().to_url(value)
+
+
+class TransactionFilterSerializer(serializers.Serializer):
+    month = MonthField(required=False)
+    account = serializers.IntegerField(required=False, min_value=1)
+    category = serializers.CharField(required=False, max_length=90)

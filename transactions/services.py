@@ -1,0 +1,303 @@
+"""The ingestion pipeline and every other write to transactions and monthly_spending.
+
+Store raw -> parse -> dedupe -> categorize -> insert rows and aggregate deltas in one
+database transaction -> after commit, invalidate the cached month and tell budgets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import Account, Connection
+from accounts.providers import get_provider
+from accounts.providers.base import ProviderAuthError, ProviderDataError, ProviderError, ProviderUnavailable, Statement
+from accounts.providers.ofx import statements_parse
+from categories.categorizer import get_categorizer
+from categories.models import Category, CategorySource
+from mint.tasks import enqueue_on_commit
+
+from .models import MonthlySpending, RawPayload, Transaction
+from .selectors import spending_cache_key
+
+logger = logging.getLogger(__name__)
+
+EXISTING_LOOKUP_CHUNK = 1000
+FILE_FORMATS = {".ofx": "ofx", ".qfx": "ofx"}
+
+MonthCategory = tuple[dt.date, int]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    new: int
+    existing: int
+    months: frozenset[dt.date] = field(default_factory=frozenset)
+
+
+@dataclass
+class _Delta:
+    amount: Decimal = Decimal("0")
+    count: int = 0
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def monthly_spending_apply(*, user_id: int, deltas: dict[MonthCategory, _Delta]) -> None:
+    """Add deltas to monthly_spending in one statement; call inside the rows' transaction.
+
+    `INSERT ... ON CONFLICT DO UPDATE SET amount = amount + excluded.amount` is atomic per
+    row on PostgreSQL and SQLite, so two imports for one user can add to the same month
+    without losing either update. Keys are sorted so concurrent writers lock rows in the
+    same order and cannot deadlock.
+    """
+    items = sorted((key, delta) for key, delta in deltas.items() if delta.count or delta.amount)
+    if not items:
+        return
+    fields = {name: MonthlySpending._meta.get_field(name) for name in ("month", "amount", "updated_at")}
+    now = fields["updated_at"].get_db_prep_value(timezone.now(), db_connection)
+    rows = []
+    params: list[object] = []
+    for (month, category_id), delta in items:
+        rows.append("(%s, %s, %s, %s, %s, %s)")
+        params += [
+            user_id,
+            fields["month"].get_db_prep_value(month, db_connection),
+            category_id,
+            fields["amount"].get_db_prep_value(delta.amount, db_connection),
+            delta.count,
+            now,
+        ]
+    table = MonthlySpending._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (user_id, month, category_id, amount, txn_count, updated_at) "  # noqa: S608
+        f"VALUES {', '.join(rows)} "
+        "ON CONFLICT (user_id, month, category_id) DO UPDATE SET "
+        f"amount = {table}.amount + excluded.amount, "
+        f"txn_count = {table}.txn_count + excluded.txn_count, "
+        "updated_at = excluded.updated_at"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _after_spending_change(user_id: int, months: Iterable[dt.date]) -> None:
+    """Once committed: drop the cached months and let budgets check the new totals."""
+    month_list = sorted(set(months))
+    if not month_list:
+        return
+    keys = [spending_cache_key(user_id, month) for month in month_list]
+    transaction.on_commit(lambda: cache.delete_many(keys))
+    enqueue_on_commit("budgets.tasks.spending_changed", user_id, [month.isoformat() for month in month_list])
+
+
+def raw_payload_store(
+    *, user_id: int, raw: bytes, source: str, connection: Connection | None = None, extension: str = "ofx"
+) -> RawPayload:
+    """Write the payload to the object store before anything parses it."""
+    digest = hashlib.sha256(raw).hexdigest()
+    folder = f"connection-{connection.pk}" if connection else "files"
+    name = f"{user_id}/{folder}/{timezone.now():%Y/%m/%d/%H%M%S%f}-{digest[:12]}.{extension}"
+    payload = RawPayload(user_id=user_id, connection=connection, source=source, sha256=digest, size=len(raw))
+    payload.file.save(name, ContentFile(raw), save=False)
+    payload.save()
+    return payload
+
+
+def statements_ingest(
+    *, user_id: int, statements: Sequence[tuple[Account, Statement]], raw_payload: RawPayload | None = None
+) -> ImportResult:
+    """Insert the statements' new transactions and their aggregate deltas, all or nothing."""
+    categorizer = get_categorizer()
+    new_rows: list[Transaction] = []
+    existing = 0
+    deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+    with transaction.atomic():
+        # One import per account at a time: the second waits here, then finds the rows.
+        locked = {
+            account.pk: account
+            for account in Account.objects.select_for_update().filter(pk__in=[a.pk for a, _ in statements])
+        }
+        for account, statement in statements:
+            account = locked[account.pk]
+            lines = {line.external_id: line for line in statement.lines}  # a FITID repeated in one file counts once
+            known = _existing_external_ids(account, list(lines))
+            existing += len(known)
+            for external_id, line in lines.items():
+                if external_id in known:
+                    continue
+                decision = categorizer.categorize(line.description, amount=line.amount, mcc=line.mcc)
+                new_rows.append(
+                    Transaction(
+                        user_id=user_id,
+                        account=account,
+                        external_id=external_id,
+                        posted_on=line.posted_on,
+                        amount=line.amount,
+                        currency=line.currency or statement.currency,
+                        description=line.description[:255],
+                        memo=line.memo[:255],
+                        mcc=line.mcc,
+                        merchant_id=decision.merchant_id,
+                        merchant_key=decision.merchant_key,
+                        category_id=decision.category_id,
+                        category_source=decision.source,
+                        raw_payload=raw_payload,
+                    )
+                )
+                delta = deltas[(_month(line.posted_on), decision.category_id)]
+                delta.amount += line.amount
+                delta.count += 1
+            account_services.account_balance_update(
+                account=account, balance=statement.balance, as_of=statement.balance_as_of
+            )
+        Transaction.objects.bulk_create(new_rows, batch_size=1000)
+        monthly_spending_apply(user_id=user_id, deltas=deltas)
+        if raw_payload is not None:
+            raw_payload.status = RawPayload.Status.IMPORTED
+            raw_payload.rows_new = len(new_rows)
+            raw_payload.rows_existing = existing
+            raw_payload.save(update_fields=["status", "rows_new", "rows_existing"])
+        months = frozenset(month for month, _ in deltas)
+        _after_spending_change(user_id, months)
+    return ImportResult(new=len(new_rows), existing=existing, months=months)
+
+
+def _existing_external_ids(account: Account, external_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(external_ids), EXISTING_LOOKUP_CHUNK):
+        chunk = external_ids[start : start + EXISTING_LOOKUP_CHUNK]
+        found.update(
+            Transaction.objects.filter(account=account, external_id__in=chunk).values_list("external_id", flat=True)
+        )
+    return found
+
+
+def _payload_failed(payload: RawPayload, error: str) -> None:
+    payload.status = RawPayload.Status.FAILED
+    payload.error = error
+    payload.save(update_fields=["status", "error"])
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    status: str  # "imported", "skipped" (another job holds the connection), "needs-attention", "failed"
+    result: ImportResult | None = None
+    message: str = ""
+
+
+def connection_sync(*, connection: Connection) -> SyncOutcome:
+    """Fetch, store, parse and import a connection's new statements.
+
+    Safe to run twice at once or to redeliver: a second job for the same connection
+    finds it claimed and does nothing, and a replayed statement inserts no row twice.
+    Raises ProviderUnavailable (worth a retry); every other failure is recorded on the
+    connection for the user.
+    """
+    if not account_services.connection_sync_claim(connection=connection):
+        return SyncOutcome("skipped")
+    payload = None
+    try:
+        credentials = account_services.connection_credentials(connection=connection)
+        accounts = list(connection.accounts.all())
+        today = timezone.localdate()
+        if connection.last_synced_at is not None:
+            start = connection.last_synced_at.date() - dt.timedelta(days=settings.SYNC_OVERLAP_DAYS)
+        else:
+            start = connection.history_from
+        provider = get_provider(connection.provider)
+        raw = provider.fetch(
+            account_services.connection_params(connection=connection),
+            credentials,
+            [account_services.account_ref(account=account) for account in accounts],
+            start,
+            today,
+        )
+        payload = raw_payload_store(
+            user_id=connection.user_id, raw=raw, source=RawPayload.Source.DIRECT, connection=connection
+        )
+        statements = provider.parse(raw)
+        pairs = [
+            (account_services.account_for_statement(connection=connection, statement=statement), statement)
+            for statement in statements
+        ]
+        result = statements_ingest(user_id=connection.user_id, statements=pairs, raw_payload=payload)
+        account_services.connection_sync_succeeded(connection=connection)
+        return SyncOutcome("imported", result)
+    except ProviderAuthError as exc:
+        account_services.connection_needs_attention(connection=connection, message=str(exc))
+        if payload is not None:
+            _payload_failed(payload, str(exc))
+        return SyncOutcome("needs-attention", message=str(exc))
+    except ProviderUnavailable as exc:
+        account_services.connection_sync_failed(connection=connection, message=str(exc))
+        raise
+    except ProviderError as exc:
+        account_services.connection_sync_failed(connection=connection, message=str(exc))
+        if payload is not None:
+            _payload_failed(payload, str(exc))
+        return SyncOutcome("failed", message=str(exc))
+    finally:
+        account_services.connection_sync_release(connection=connection)
+
+
+def file_import(*, user, account_name: str, raw: bytes, filename: str) -> ImportResult:
+    """Import a statement file into the user's account of that name (created if needed)."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in FILE_FORMATS:
+        supported = ", ".join(sorted(FILE_FORMATS))
+        raise ValidationError(f"Unsupported file type {suffix or '(none)'!r}; supported: {supported}.")
+    if not account_name.strip():
+        raise ValidationError("An account name is required.")
+    payload = raw_payload_store(user_id=user.pk, raw=raw, source=RawPayload.Source.FILE, extension=suffix[1:])
+    try:
+        statements = statements_parse(raw)
+        if len(statements) != 1:
+            raise ProviderDataError(
+                f"The file holds statements for {len(statements)} accounts; import one account's file at a time."
+            )
+    except ProviderError as exc:
+        _payload_failed(payload, str(exc))
+        raise ValidationError(str(exc)) from None
+    statement = statements[0]
+    with transaction.atomic():  # the account only exists if its rows do
+        account = account_services.account_get_or_create_for_file(
+            user=user, name=account_name.strip(), kind=statement.account.kind, currency=statement.currency
+        )
+        return statements_ingest(user_id=user.pk, statements=[(account, statement)], raw_payload=payload)
+
+
+def transaction_recategorize(*, txn: Transaction, category: Category) -> Transaction:
+    """The user's manual choice: sticky (no automatic step changes it again), months re-aggregated."""
+    with transaction.atomic():
+        txn = Transaction.objects.select_for_update().get(pk=txn.pk)
+        if txn.category_id == category.pk and txn.category_source == CategorySource.MANUAL:
+            return txn
+        month = txn.month
+        deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+        if txn.category_id != category.pk:
+            deltas[(month, txn.category_id)] = _Delta(-txn.amount, -1)
+            deltas[(month, category.pk)] = _Delta(txn.amount, 1)
+        txn.category = category
+        txn.category_source = CategorySource.MANUAL
+        txn.save(update_fields=["category", "category_source", "updated_at"])
+        monthly_spending_apply(user_id=txn.user_id, deltas=deltas)
+        _after_spending_change(txn.user_id, [month])
+    return txn

@@ -1,0 +1,59 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from accounts.tests.factories import AccountFactory
+from transactions.models import Transaction
+from transactions.selectors import month_spending_from_db
+
+pytestmark = pytest.mark.django_db
+DAY = dt.date(2026, 10, 4)
+
+
+@pytest.fixture
+def account(user):
+    return AccountFactory(user=user)
+
+
+def test_list_is_newest_first_and_filters_by_month(user_client, account, ingest):
+    ingest(account, (DAY, "-84.27", "WHOLE FOODS MKT #10234"), (dt.date(2026, 9, 30), "-5.75", "STARBUCKS STORE 10482"))
+
+    everything = user_client.get("/api/v1/transactions/").json()
+    assert [t["posted_on"] for t in everything["results"]] == ["2026-10-04", "2026-09-30"]
+    first = everything["results"][0]
+    assert first["amount"] == "-84.27"
+    assert first["category"] == "food/groceries"
+    assert first["category_source"] == "merchant-map"
+
+    october = user_client.get("/api/v1/transactions/", {"month": "2026-10"}).json()
+    assert october["count"] == 1
+    assert user_client.get("/api/v1/transactions/", {"month": "2026-13"}).status_code == 400
+    assert user_client.get("/api/v1/transactions/", {"category": "food"}).json()["count"] == 2
+
+
+def test_patch_category_is_a_sticky_manual_override(user_client, user, account, ingest):
+    ingest(account, (DAY, "-84.27", "WHOLE FOODS MKT #10234"))
+    txn = Transaction.objects.get()
+
+    response = user_client.patch(f"/api/v1/transactions/{txn.pk}/", {"category": "shopping/home-goods"}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["category"], response.json()["category_source"]) == ("shopping/home-goods", "manual")
+    october = month_spending_from_db(user_id=user.pk, month=DAY.replace(day=1))
+    assert october.categories == {"shopping/home-goods": Decimal("84.27")}
+
+
+def test_patch_with_an_unknown_category_is_a_400(user_client, account, ingest):
+    ingest(account, (DAY, "-84.27", "WHOLE FOODS MKT #10234"))
+    txn = Transaction.objects.get()
+    response = user_client.patch(f"/api/v1/transactions/{txn.pk}/", {"category": "food/caviar"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"category": ["Unknown category."]}
+
+
+def test_put_and_delete_are_not_allowed(user_client, account, ingest):
+    ingest(account, (DAY, "-84.27", "WHOLE FOODS MKT #10234"))
+    txn = Transaction.objects.get()
+    assert user_client.put(f"/api/v1/transactions/{txn.pk}/", {}, format="json").status_code == 405
+    assert user_client.delete(f"/api/v1/transactions/{txn.pk}/").status_code == 405

@@ -1,0 +1,37 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from categories.selectors import category_get_by_path, category_list
+
+from . import selectors, services
+from .serializers import TransactionFilterSerializer
+
+PAGE_SIZE = 50
+
+
+@login_required
+def transaction_list(request: HttpRequest) -> HttpResponse:
+    filters = TransactionFilterSerializer(data=request.GET)
+    chosen = filters.validated_data if filters.is_valid() else {}
+    page = Paginator(selectors.transaction_list_for_user(user=request.user, **chosen), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {"page": page, "categories": category_list(), "filters": request.GET}
+    return render(request, "transactions/transaction_list.html", context)
+
+
+@login_required
+@require_POST
+def transaction_category_change(request: HttpRequest, txn_id: int) -> HttpResponse:
+    txn = selectors.transaction_get_for_user(user=request.user, txn_id=txn_id)
+    category = category_get_by_path(request.POST.get("category", ""))
+    if category is None:
+        messages.error(request, "Choose a category from the list.")
+    else:
+        services.transaction_recategorize(txn=txn, category=category)
+        messages.success(request, f"“{txn.description}” is now in {category.path}.")
+    return redirect(request.POST.get("next") or "transactions:list")
