@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from mint.models import TimeStampedModel
+
+
+class Budget(TimeStampedModel):
+    """A user's monthly amount on a spending category (a parent covers its children)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budgets")
+    category = models.ForeignKey("categories.Category", on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+
+    class Meta:
+        ordering = ["category__path"]
+        constraints = [models.UniqueConstraint(fields=["user", "category"], name="budget_unique_category")]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.amount}"
+
+
+class BudgetAlert(models.Model):
+    """An alert that fired. The unique key is what makes each level fire once per month."""
+
+    class Level(models.TextChoices):
+        APPROACHING = "approaching"
+        EXCEEDED = "exceeded"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey("categories.Category", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    level = models.CharField(max_length=12, choices=Level.choices)
+    budget_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    spent = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "category", "month", "level"], name="budget_alert_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.month:%Y-%m} {self.level}"

@@ -1,0 +1,87 @@
+"""Writes to budgets, and the alert check that runs after spending changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from categories.models import Category
+from mint.tasks import enqueue_on_commit
+from notifications.services import notification_create
+from transactions.selectors import month_spending_from_db
+
+from .models import Budget, BudgetAlert
+from .selectors import spent_in_category
+
+
+def budget_set(*, user, category: Category, amount: Decimal) -> tuple[Budget, bool]:
+    """Create or replace the user's monthly budget on a category; True if it was created."""
+    if not category.is_spending:
+        raise ValidationError({"category": f"{category.path} is not a spending category."})
+    if amount <= 0:
+        raise ValidationError({"amount": "A budget must be more than zero."})
+    with transaction.atomic():
+        budget, created = Budget.objects.update_or_create(user=user, category=category, defaults={"amount": amount})
+        # A budget set below what is already spent this month is already crossed.
+        enqueue_on_commit("budgets.tasks.spending_changed", user.pk, [timezone.localdate().replace(day=1).isoformat()])
+    return budget, created
+
+
+def budget_alerts_check(*, user, month: dt.date) -> list[BudgetAlert]:
+    """Fire each budget's "approaching" and "exceeded" alert at most once for the month.
+
+    Spending is read from the database, not the cache: an alert must not act on a stale
+    total. The unique (user, category, month, level) key makes a retried or concurrent
+    check a no-op, and the notice is written in the same transaction as its alert.
+    """
+    budgets = list(Budget.objects.filter(user=user).select_related("category"))
+    if not budgets:
+        return []
+    spending = month_spending_from_db(user_id=user.pk, month=month)
+    levels = sorted(settings.BUDGET_ALERT_LEVELS.items(), key=lambda item: item[1])
+    fired = []
+    for budget in budgets:
+        spent = spent_in_category(spending.categories, budget.category.path)
+        used = spent * 100 / budget.amount
+        for level, threshold in levels:
+            if used >= threshold:
+                alert = _alert_fire(user=user, budget=budget, month=month, level=level, spent=spent)
+                if alert is not None:
+                    fired.append(alert)
+    return fired
+
+
+def _alert_fire(*, user, budget: Budget, month: dt.date, level: str, spent: Decimal) -> BudgetAlert | None:
+    with transaction.atomic():
+        alert, created = BudgetAlert.objects.get_or_create(
+            user=user,
+            category=budget.category,
+            month=month,
+            level=level,
+            defaults={"budget_amount": budget.amount, "spent": spent},
+        )
+        if not created:
+            return None
+        path = budget.category.path
+        if level == BudgetAlert.Level.EXCEEDED:
+            subject = f"You've gone over your {budget.category.name} budget"
+        else:
+            subject = f"You're close to your {budget.category.name} budget"
+        body = (
+            f"You have spent ${spent:,.2f} of your ${budget.amount:,.2f} monthly budget for {path} "
+            f"in {month:%B %Y} ({spent * 100 / budget.amount:.0f} %)."
+        )
+        notification_create(
+            user=user,
+            kind=f"budget.{level}",
+            subject=subject,
+            body=body,
+            dedupe_key=f"budget:{budget.category_id}:{month:%Y-%m}:{level}",
+            context={"category": path, "month": f"{month:%Y-%m}", "level": level},
+        )
+    return alert

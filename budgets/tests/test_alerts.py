@@ -1,0 +1,96 @@
+"""Budget alerts: 80 % and 100 %, once each per (user, category, month), by email and in the app."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from accounts.tests.factories import AccountFactory
+from budgets import services, tasks
+from budgets.models import BudgetAlert
+from categories.models import Category
+from notifications.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(user):
+    return AccountFactory(user=user)
+
+
+@pytest.fixture
+def groceries_budget(user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        budget, _ = services.budget_set(user=user, category=Category.objects.get(path="food/groceries"), amount=100)
+    return budget
+
+
+def test_approaching_then_exceeded_each_fire_once(user, account, groceries_budget, ingest, mailoutbox):
+    today = timezone.localdate()
+
+    ingest(account, (today, "-79.00", "WHOLE FOODS MKT #10234", "a"))
+    assert not Notification.objects.exists()
+
+    ingest(account, (today, "-2.00", "SAFEWAY #1234", "b"))  # 81 %
+    ingest(account, (today, "-3.00", "SAFEWAY #1234", "c"))  # 84 %: already told
+    assert list(Notification.objects.values_list("kind", flat=True)) == ["budget.approaching"]
+
+    ingest(account, (today, "-30.00", "TRADER JOE'S #552", "d"))  # 114 %
+    notices = Notification.objects.order_by("pk")
+    assert [n.kind for n in notices] == ["budget.approaching", "budget.exceeded"]
+    assert [(n.context["category"], n.context["level"]) for n in notices] == [
+        ("food/groceries", "approaching"),
+        ("food/groceries", "exceeded"),
+    ]
+    assert [message.subject for message in mailoutbox] == [
+        "You're close to your Groceries budget",
+        "You've gone over your Groceries budget",
+    ]
+    assert mailoutbox[0].to == [user.email]
+    assert "$81.00 of your $100.00" in mailoutbox[0].body
+
+
+def test_a_retried_check_sends_nothing_more(user, account, groceries_budget, ingest, mailoutbox):
+    ingest(account, (timezone.localdate(), "-120.00", "WHOLE FOODS MKT #10234"))
+    assert len(mailoutbox) == 2
+
+    month = timezone.localdate().replace(day=1).isoformat()
+    tasks.spending_changed(user.pk, [month])
+    tasks.spending_changed(user.pk, [month])
+
+    assert BudgetAlert.objects.count() == 2
+    assert Notification.objects.count() == 2
+    assert len(mailoutbox) == 2
+
+
+def test_a_parent_budget_counts_its_children(user, account, ingest, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.budget_set(user=user, category=Category.objects.get(path="food"), amount=50)
+    ingest(
+        account,
+        (timezone.localdate(), "-30.00", "WHOLE FOODS MKT #10234"),
+        (timezone.localdate(), "-12.00", "STARBUCKS"),
+    )
+    assert list(BudgetAlert.objects.values_list("category__path", "level")) == [("food", "approaching")]
+
+
+def test_importing_history_does_not_alert_for_past_months(user, account, groceries_budget, ingest, mailoutbox):
+    last_year = timezone.localdate().replace(day=1) - dt.timedelta(days=200)
+    ingest(account, (last_year, "-500.00", "WHOLE FOODS MKT #10234"))
+    assert not BudgetAlert.objects.exists()
+    assert mailoutbox == []
+
+
+def test_notifications_api_lists_and_marks_read(user_client, account, groceries_budget, ingest):
+    ingest(account, (timezone.localdate(), "-85.00", "WHOLE FOODS MKT #10234"))
+    [notice] = user_client.get("/api/v1/notifications/").json()["results"]
+    assert (notice["kind"], notice["category"], notice["level"], notice["read"]) == (
+        "budget.approaching",
+        "food/groceries",
+        "approaching",
+        False,
+    )
+    assert notice["month"] == f"{timezone.localdate():%Y-%m}"
+    read = user_client.post(f"/api/v1/notifications/{notice['id']}/read/").json()
+    assert read["read"] is True

@@ -1,0 +1,5 @@
+from . import services
+
+
+def notification_email_send(notification_id: int) -> bool:
+    return services.notification_email_send(notification_id=notification_id)
