@@ -1,0 +1,100 @@
+"""Shared test fixtures. Tests use the real database and cache of the configured backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.demo_bank.persona import PASSWORD as DEMO_BANK_PASSWORD
+from accounts.demo_bank.server import DemoBankServer
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    from mint.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    from mint.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def user_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+class DemoBank:
+    """The demo bank on a loopback port, with a settable "today"."""
+
+    password = DEMO_BANK_PASSWORD
+
+    def __init__(self) -> None:
+        self.today: dt.date | None = None
+        self.server = DemoBankServer(today=lambda: self.today or dt.date.today()).start()  # noqa: DTZ011
+        self.url = self.server.url
+
+
+@pytest.fixture(scope="session")
+def _demo_bank_server():
+    bank = DemoBank()
+    yield bank
+    bank.server.stop()
+
+
+@pytest.fixture
+def demo_bank(_demo_bank_server) -> DemoBank:
+    _demo_bank_server.today = None
+    yield _demo_bank_server
+    _demo_bank_server.today = None
+
+
+@pytest.fixture
+def ingest(django_capture_on_commit_callbacks):
+    """Import statement lines into an account through the real pipeline, running after-commit work.
+
+    Lines are (posted_on, amount, descriptor) or (posted_on, amount, descriptor, external_id).
+    """
+    from decimal import Decimal
+
+    from accounts.providers.base import AccountRef, Statement, StatementLine
+    from transactions.services import statements_ingest
+
+    def _ingest(account, *lines):
+        statement_lines = tuple(
+            StatementLine(
+                external_id=line[3] if len(line) > 3 else f"{line[0]:%Y%m%d}-{line[2]}-{line[1]}",
+                posted_on=line[0],
+                amount=Decimal(line[1]),
+                description=line[2],
+            )
+            for line in lines
+        )
+        statement = Statement(
+            account=AccountRef(account.external_id, account.kind), currency="USD", lines=statement_lines
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            return statements_ingest(user_id=account.user_id, statements=[(account, statement)])
+
+    return _ingest

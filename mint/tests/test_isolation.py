@@ -1,0 +1,90 @@
+"""One user can neither read nor change another's data, on every API route."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.tests.factories import AccountFactory
+from budgets import services as budget_services
+from categories.models import Category
+from mint.api import build_router
+from notifications.models import Notification
+from transactions.models import Transaction
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def victim_data(other_user, ingest, django_capture_on_commit_callbacks):
+    account = AccountFactory(user=other_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        budget, _ = budget_services.budget_set(user=other_user, category=Category.objects.get(path="food"), amount=10)
+    ingest(account, (timezone.localdate(), "-50.00", "WHOLE FOODS MKT #10234"))
+    return {
+        "account": account.pk,
+        "transaction": Transaction.objects.get(user=other_user).pk,
+        "budget": budget.pk,
+        "notification": Notification.objects.filter(user=other_user).first().pk,
+    }
+
+
+# Every route the router generates, by URL name. The coverage test fails when a route is added
+# without a case here, so a new endpoint cannot skip isolation.
+DETAIL_CASES = [
+    ("account-detail", "get", "account", None),
+    ("transaction-detail", "get", "transaction", None),
+    ("transaction-detail", "patch", "transaction", {"category": "food/dining"}),
+    ("budget-detail", "get", "budget", None),
+    ("notification-detail", "get", "notification", None),
+    ("notification-read", "post", "notification", None),
+]
+LIST_CASES = ["account-list", "transaction-list", "budget-list", "notification-list"]
+
+
+def test_every_router_route_has_an_isolation_case():
+    routes = {pattern.name for pattern in build_router().urls} - {"api-root"}
+    covered = {name for name, *_ in DETAIL_CASES} | set(LIST_CASES)
+    assert routes <= covered, f"routes without an isolation case: {sorted(routes - covered)}"
+
+
+@pytest.mark.parametrize(("name", "method", "object_kind", "body"), DETAIL_CASES)
+def test_another_users_object_is_a_404(user_client, victim_data, name, method, object_kind, body):
+    path = reverse(name, kwargs={"pk": victim_data[object_kind]})
+    response = getattr(user_client, method)(path, body, format="json")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", LIST_CASES)
+def test_lists_hold_only_the_callers_rows(user_client, victim_data, name):
+    assert user_client.get(reverse(name)).json()["count"] == 0
+
+
+def test_filters_do_not_reach_another_users_rows(user_client, victim_data):
+    response = user_client.get("/api/v1/transactions/", {"account": victim_data["account"]})
+    assert response.json()["count"] == 0
+
+
+def test_spending_is_the_callers_own(user_client, victim_data):
+    assert user_client.get("/api/v1/spending/current").json()["total"] == "0.00"
+
+
+def test_nothing_was_changed(user_client, victim_data):
+    user_client.patch(f"/api/v1/transactions/{victim_data['transaction']}/", {"category": "food/dining"}, format="json")
+    user_client.post(f"/api/v1/notifications/{victim_data['notification']}/read/")
+    assert Transaction.objects.get(pk=victim_data["transaction"]).category.path == "food/groceries"
+    assert Notification.objects.get(pk=victim_data["notification"]).read_at is None
+
+
+ANONYMOUS_CASES = [
+    "/api/v1/accounts/",
+    "/api/v1/transactions/",
+    "/api/v1/budgets/",
+    "/api/v1/notifications/",
+    "/api/v1/spending/current",
+    "/api/v1/spending/2026-01/",
+]
+
+
+@pytest.mark.parametrize("path", ANONYMOUS_CASES)
+def test_anonymous_requests_are_refused(api_client, path):
+    assert api_client.get(path).status_code == 401
