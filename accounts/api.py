@@ -1,12 +1,18 @@
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .forms import connect_error_field
 from .providers.base import ProviderError
 from .serializers import AccountOutputSerializer, ConnectInputSerializer
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class ConnectApi(APIView):
@@ -27,7 +33,9 @@ class ConnectApi(APIView):
                 password=values["account_password"],
             )
         except ProviderError as exc:
-            raise ValidationError({services.connect_error_field(exc): [str(exc)]}) from None
+            raise ValidationError({connect_error_field(exc) or "non_field_errors": [str(exc)]}) from None
+        except services.AlreadyLinked as exc:
+            raise Conflict(str(exc)) from None
         account_ids = list(connection.accounts.order_by("pk").values_list("pk", flat=True))
         body = {
             "user_id": request.user.pk,

@@ -14,7 +14,7 @@ class Institution(models.Model):
     ofx_url = models.URLField(max_length=500)
     ofx_org = models.CharField("OFX ORG", max_length=32, blank=True)
     ofx_fid = models.CharField("OFX FID", max_length=32, blank=True)
-    bank_id = models.CharField("bank id (routing number)", max_length=9, blank=True)
+    bank_id = models.CharField("bank id (routing number)", max_length=32, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -39,7 +39,7 @@ class Connection(TimeStampedModel):
     url = models.URLField(max_length=500)
     ofx_org = models.CharField("OFX ORG", max_length=32, blank=True)
     ofx_fid = models.CharField("OFX FID", max_length=32, blank=True)
-    bank_id = models.CharField(max_length=9, blank=True)
+    bank_id = models.CharField(max_length=32, blank=True)
     # Login and password, Fernet-encrypted with CREDENTIALS_KEYS (never SECRET_KEY).
     encrypted_credentials = models.TextField(editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
@@ -48,6 +48,9 @@ class Connection(TimeStampedModel):
     last_error = models.TextField(blank=True)
     # Held while a sync runs, so a redelivered or repeated job for this connection is a no-op.
     sync_lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Syncs started since the last one that finished. A payload that kills its worker is
+    # redelivered by the queue without end; this count is what stops it.
+    sync_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["user", "status"], name="connection_user_status")]
@@ -71,7 +74,8 @@ class Account(TimeStampedModel):
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CHECKING)
     external_id = models.CharField(max_length=64, blank=True, help_text="The institution's account id (OFX ACCTID)")
-    bank_id = models.CharField(max_length=9, blank=True)
+    external_type = models.CharField(max_length=20, blank=True, help_text="The institution's type (OFX ACCTTYPE)")
+    bank_id = models.CharField(max_length=32, blank=True, help_text="Routing number or broker id")
     currency = models.CharField(max_length=3, default="USD")
     balance = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     balance_as_of = models.DateTimeField(null=True, blank=True)
@@ -83,6 +87,12 @@ class Account(TimeStampedModel):
                 fields=["connection", "external_id"],
                 condition=Q(connection__isnull=False),
                 name="account_unique_external_id_per_connection",
+            ),
+            # The same account linked twice would import every transaction twice.
+            models.UniqueConstraint(
+                fields=["user", "bank_id", "external_id"],
+                condition=Q(connection__isnull=False),
+                name="account_linked_once_per_user",
             ),
             models.UniqueConstraint(
                 fields=["user", "name"],

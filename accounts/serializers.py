@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from .forms import LOGIN_MAX_LENGTH, PASSWORD_MAX_LENGTH
 from .models import Account
 
 
@@ -8,8 +9,8 @@ class ConnectInputSerializer(serializers.Serializer):
 
     user_id = serializers.CharField(required=False, max_length=150)
     account_url = serializers.URLField(max_length=500)
-    account_login = serializers.CharField(max_length=100)
-    account_password = serializers.CharField(max_length=200, trim_whitespace=False, write_only=True)
+    account_login = serializers.CharField(max_length=LOGIN_MAX_LENGTH)
+    account_password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, write_only=True)
 
 
 class AccountOutputSerializer(serializers.ModelSerializer):

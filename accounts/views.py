@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from . import selectors, services
-from .forms import ConnectForm
+from .forms import ConnectForm, connect_error_field
 from .providers.base import ProviderError
 
 
@@ -29,8 +29,9 @@ def connect(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["account_password"],
             )
         except ProviderError as exc:
-            field = services.connect_error_field(exc)
-            form.add_error(None if field == "non_field_errors" else field, str(exc))
+            form.add_error(connect_error_field(exc), str(exc))
+        except services.AlreadyLinked as exc:
+            form.add_error(None, str(exc))
         else:
             count = connection.accounts.count()
             messages.success(request, f"Linked {count} account{'s' if count != 1 else ''}. Importing transactions now.")

@@ -8,18 +8,18 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from categories.models import Category
+from mint.models import User
 from mint.tasks import enqueue_on_commit
 from notifications.services import notification_create
 from transactions.selectors import month_spending_from_db
 
 from .models import Budget, BudgetAlert
-from .selectors import spent_in_category
+from .selectors import current_month, spent_in_category
 
 
-def budget_set(*, user, category: Category, amount: Decimal) -> tuple[Budget, bool]:
+def budget_set(*, user: User, category: Category, amount: Decimal) -> tuple[Budget, bool]:
     """Create or replace the user's monthly budget on a category; True if it was created."""
     if not category.is_spending:
         raise ValidationError({"category": f"{category.path} is not a spending category."})
@@ -28,16 +28,29 @@ def budget_set(*, user, category: Category, amount: Decimal) -> tuple[Budget, bo
     with transaction.atomic():
         budget, created = Budget.objects.update_or_create(user=user, category=category, defaults={"amount": amount})
         # A budget set below what is already spent this month is already crossed.
-        enqueue_on_commit("budgets.tasks.spending_changed", user.pk, [timezone.localdate().replace(day=1).isoformat()])
+        enqueue_on_commit("budgets.tasks.spending_changed", user.pk, [current_month().isoformat()])
     return budget, created
 
 
-def budget_alerts_check(*, user, month: dt.date) -> list[BudgetAlert]:
-    """Fire each budget's "approaching" and "exceeded" alert at most once for the month.
+def budget_alerts_check_after_change(*, user: User, months: list[dt.date]) -> list[BudgetAlert]:
+    """Check budgets after spending changed in these months.
+
+    Only the current month alerts: importing a year of history must not send a year of
+    alerts about months that are over.
+    """
+    this_month = current_month()
+    if this_month not in months:
+        return []
+    return budget_alerts_check(user=user, month=this_month)
+
+
+def budget_alerts_check(*, user: User, month: dt.date) -> list[BudgetAlert]:
+    """Record each budget's "approaching" and "exceeded" alerts at most once for the month.
 
     Spending is read from the database, not the cache: an alert must not act on a stale
     total. The unique (user, category, month, level) key makes a retried or concurrent
-    check a no-op, and the notice is written in the same transaction as its alert.
+    check a no-op. When one change crosses both levels, both are recorded and one notice
+    (the higher) is sent.
     """
     budgets = list(Budget.objects.filter(user=user).select_related("category"))
     if not budgets:
@@ -48,40 +61,47 @@ def budget_alerts_check(*, user, month: dt.date) -> list[BudgetAlert]:
     for budget in budgets:
         spent = spent_in_category(spending.categories, budget.category.path)
         used = spent * 100 / budget.amount
-        for level, threshold in levels:
-            if used >= threshold:
-                alert = _alert_fire(user=user, budget=budget, month=month, level=level, spent=spent)
-                if alert is not None:
-                    fired.append(alert)
+        crossed = [level for level, threshold in levels if used >= threshold]
+        if crossed:
+            fired += _alerts_record(user=user, budget=budget, month=month, levels=crossed, spent=spent)
     return fired
 
 
-def _alert_fire(*, user, budget: Budget, month: dt.date, level: str, spent: Decimal) -> BudgetAlert | None:
+def _alerts_record(
+    *, user: User, budget: Budget, month: dt.date, levels: list[str], spent: Decimal
+) -> list[BudgetAlert]:
     with transaction.atomic():
-        alert, created = BudgetAlert.objects.get_or_create(
-            user=user,
-            category=budget.category,
-            month=month,
-            level=level,
-            defaults={"budget_amount": budget.amount, "spent": spent},
-        )
-        if not created:
-            return None
-        path = budget.category.path
-        if level == BudgetAlert.Level.EXCEEDED:
-            subject = f"You've gone over your {budget.category.name} budget"
-        else:
-            subject = f"You're close to your {budget.category.name} budget"
-        body = (
-            f"You have spent ${spent:,.2f} of your ${budget.amount:,.2f} monthly budget for {path} "
-            f"in {month:%B %Y} ({spent * 100 / budget.amount:.0f} %)."
-        )
-        notification_create(
-            user=user,
-            kind=f"budget.{level}",
-            subject=subject,
-            body=body,
-            dedupe_key=f"budget:{budget.category_id}:{month:%Y-%m}:{level}",
-            context={"category": path, "month": f"{month:%Y-%m}", "level": level},
-        )
-    return alert
+        new = []
+        for level in levels:
+            alert, created = BudgetAlert.objects.get_or_create(
+                user=user,
+                category=budget.category,
+                month=month,
+                level=level,
+                defaults={"budget_amount": budget.amount, "spent": spent},
+            )
+            if created:
+                new.append(alert)
+        if new:
+            _alert_notify(user=user, budget=budget, month=month, level=new[-1].level, spent=spent)
+    return new
+
+
+def _alert_notify(*, user: User, budget: Budget, month: dt.date, level: str, spent: Decimal) -> None:
+    path = budget.category.path
+    if level == BudgetAlert.Level.EXCEEDED:
+        subject = f"You've gone over your {budget.category.name} budget"
+    else:
+        subject = f"You're close to your {budget.category.name} budget"
+    body = (
+        f"You have spent ${spent:,.2f} of your ${budget.amount:,.2f} monthly budget for {path} "
+        f"in {month:%B %Y} ({spent * 100 / budget.amount:.0f} %)."
+    )
+    notification_create(
+        user=user,
+        kind=f"budget.{level}",
+        subject=subject,
+        body=body,
+        dedupe_key=f"budget:{budget.category_id}:{month:%Y-%m}:{level}",
+        context={"category": path, "month": f"{month:%Y-%m}", "level": level},
+    )

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from .categorizer import categorizer_invalidate
 from .models import Category, DescriptorRule, Merchant, MerchantAlias, MerchantCategoryCode
@@ -31,23 +32,27 @@ class DescriptorRuleForm(NormalisedKeyForm):
 
 
 class MapEditAdmin(admin.ModelAdmin):
-    """Every change to the map reaches all workers' in-memory categorizers."""
+    """Every change to the map reaches all workers' in-memory categorizers.
+
+    The version is bumped after commit: a worker rebuilding before the commit would
+    otherwise cache the old map under the new version.
+    """
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        categorizer_invalidate()
+        transaction.on_commit(categorizer_invalidate)
 
     def delete_model(self, request, obj) -> None:
         super().delete_model(request, obj)
-        categorizer_invalidate()
+        transaction.on_commit(categorizer_invalidate)
 
     def delete_queryset(self, request, queryset) -> None:
         super().delete_queryset(request, queryset)
-        categorizer_invalidate()
+        transaction.on_commit(categorizer_invalidate)
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        categorizer_invalidate()
+        transaction.on_commit(categorizer_invalidate)
 
 
 @admin.register(Category)

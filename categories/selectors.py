@@ -13,8 +13,3 @@ def category_list() -> QuerySet[Category]:
 
 def category_get_by_path(path: str) -> Category | None:
     return Category.objects.filter(path=path.strip().strip("/").lower()).first()
-
-
-def category_subtree_ids(category: Category) -> list[int]:
-    """The category and, for a parent, its children: what a budget on it covers."""
-    return [category.id, *Category.objects.filter(parent=category).values_list("id", flat=True)]

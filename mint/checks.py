@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 
 @register(Tags.compatibility)
@@ -37,3 +37,33 @@ def check_credentials_keys(app_configs, **kwargs) -> list[Error]:
                 )
             )
     return errors
+
+
+NON_DELIVERING_EMAIL_BACKENDS = {
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+
+
+@register(Tags.security, deploy=True)
+def check_production_modes(app_configs, **kwargs) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if settings.DEMO_MODE and not settings.DEBUG:
+        messages.append(
+            Error(
+                "DEMO_MODE is on: the demo user has a public password and bank URLs may reach local addresses.",
+                hint="Unset DEMO_MODE in production.",
+                id="mint.E004",
+            )
+        )
+    if settings.EMAIL_BACKEND in NON_DELIVERING_EMAIL_BACKENDS:
+        messages.append(
+            Warning(
+                "Email is not delivered: budget alerts would be written locally, not sent.",
+                hint="Set EMAIL_URL, for example smtp+tls://user:password@smtp.example.com:587.",
+                id="mint.W001",
+            )
+        )
+    return messages

@@ -1,5 +1,13 @@
 import datetime as dt
 
+# Months the app can represent, with room to compute the month after.
+FIRST_YEAR = 1900
+LAST_YEAR = 9998
+
+
+def next_month(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
 
 class MonthConverter:
     """`2026-11` in a URL <-> the month's first day."""
@@ -8,9 +16,12 @@ class MonthConverter:
 
     def to_python(self, value: str) -> dt.date:
         try:
-            return dt.date(int(value[:4]), int(value[5:]), 1)
+            month = dt.date(int(value[:4]), int(value[5:]), 1)
         except ValueError:
             raise ValueError(f"{value} is not a month") from None
+        if not FIRST_YEAR <= month.year <= LAST_YEAR:
+            raise ValueError(f"{value} is out of range")
+        return month
 
     def to_url(self, value: dt.date) -> str:
         return f"{value:%Y-%m}"

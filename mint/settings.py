@@ -241,12 +241,13 @@ Q_CLUSTER = {
 # Ingestion
 SYNC_INITIAL_DAYS = env.int("SYNC_INITIAL_DAYS", default=90)  # history fetched on first link
 SYNC_OVERLAP_DAYS = env.int("SYNC_OVERLAP_DAYS", default=7)  # re-fetched for late postings
+SYNC_MAX_ATTEMPTS = 3  # syncs of one connection that may start without finishing before it is paused
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=30.0)
 PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
 
 # Budgets: alert levels as a share of the budget, in percent.
 BUDGET_ALERT_LEVELS = {"approaching": 80, "exceeded": 100}
-SPENDING_CACHE_TIMEOUT = env.int("SPENDING_CACHE_TIMEOUT", default=3600)
+SPENDING_CACHE_TIMEOUT = env.int("SPENDING_CACHE_TIMEOUT", default=300)
 
 # Demo bank (demo mode only): the loopback OFX server `make run` starts.
 DEMO_BANK_PORT = env.int("DEMO_BANK_PORT", default=8765)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -47,11 +49,19 @@ def notification_create(
 def notification_email_send(*, notification_id: int) -> bool:
     """Send the notice's email; True if this call sent it.
 
-    The PENDING -> SENDING claim is a conditional UPDATE, so a redelivered task never
-    sends a second copy of an email that went out.
+    The claim (PENDING -> SENDING) is a conditional UPDATE, so two deliveries of the task
+    never both send. A claim older than the queue's retry window belongs to a worker that
+    died (tasks time out before that), so the redelivered task may take it over: the email
+    is then sent late rather than never, at the price of a second copy in the rare case
+    the dead worker had sent it and not yet recorded so.
     """
-    claimed = Notification.objects.filter(pk=notification_id, email_status=Notification.EmailStatus.PENDING).update(
-        email_status=Notification.EmailStatus.SENDING
+    now = timezone.now()
+    abandoned = now - dt.timedelta(seconds=settings.Q_CLUSTER["retry"])
+    claimable = Q(email_status=Notification.EmailStatus.PENDING) | Q(
+        email_status=Notification.EmailStatus.SENDING, email_claimed_at__lt=abandoned
+    )
+    claimed = Notification.objects.filter(claimable, pk=notification_id).update(
+        email_status=Notification.EmailStatus.SENDING, email_claimed_at=now
     )
     if not claimed:
         return False
@@ -71,7 +81,9 @@ def notification_email_send(*, notification_id: int) -> bool:
         message.send()
     except Exception:
         # Nothing went out: release the claim so the task's retry can send it.
-        Notification.objects.filter(pk=notification_id).update(email_status=Notification.EmailStatus.PENDING)
+        Notification.objects.filter(pk=notification_id).update(
+            email_status=Notification.EmailStatus.PENDING, email_claimed_at=None
+        )
         raise
     Notification.objects.filter(pk=notification_id).update(
         email_status=Notification.EmailStatus.SENT, emailed_at=timezone.now()

@@ -12,6 +12,8 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from categories.models import Category
+from mint.converters import next_month
+from mint.models import User
 
 from .models import MonthlySpending, Transaction
 
@@ -19,13 +21,12 @@ ZERO = Decimal("0.00")
 
 
 def transaction_list_for_user(
-    *, user, month: dt.date | None = None, account: int | None = None, category: str | None = None
+    *, user: User, month: dt.date | None = None, account: int | None = None, category: str | None = None
 ) -> QuerySet[Transaction]:
     """Newest first (id breaks ties, so pages are stable); filters by month, account id, category path."""
     queryset = Transaction.objects.filter(user=user)
     if month:
-        following = (month + dt.timedelta(days=32)).replace(day=1)
-        queryset = queryset.filter(posted_on__gte=month, posted_on__lt=following)
+        queryset = queryset.filter(posted_on__gte=month, posted_on__lt=next_month(month))
     if account:
         queryset = queryset.filter(account_id=account)
     if category:
@@ -34,7 +35,7 @@ def transaction_list_for_user(
     return queryset.select_related("account", "category", "merchant").order_by("-posted_on", "-id")
 
 
-def transaction_get_for_user(*, user, txn_id: int) -> Transaction:
+def transaction_get_for_user(*, user: User, txn_id: int) -> Transaction:
     return get_object_or_404(transaction_list_for_user(user=user), pk=txn_id)
 
 

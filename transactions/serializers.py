@@ -51,5 +51,5 @@ class MonthField(serializers.Field):
 
 class TransactionFilterSerializer(serializers.Serializer):
     month = MonthField(required=False)
-    account = serializers.IntegerField(required=False, min_value=1)
+    account = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     category = serializers.CharField(required=False, max_length=90)

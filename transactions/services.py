@@ -26,10 +26,18 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Account, Connection
 from accounts.providers import get_provider
-from accounts.providers.base import ProviderAuthError, ProviderDataError, ProviderError, ProviderUnavailable, Statement
+from accounts.providers.base import (
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    ProviderUnavailable,
+    Statement,
+    StatementLine,
+)
 from accounts.providers.ofx import statements_parse
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
+from mint.models import User
 from mint.tasks import enqueue_on_commit
 
 from .models import MonthlySpending, RawPayload, Transaction
@@ -129,18 +137,20 @@ def statements_ingest(
     new_rows: list[Transaction] = []
     existing = 0
     deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+    # One account's lines from every statement in the payload; a FITID seen twice counts once.
+    lines_by_account: dict[int, dict[str, tuple[StatementLine, str]]] = defaultdict(dict)
+    for account, statement in statements:
+        for line in statement.lines:
+            lines_by_account[account.pk].setdefault(line.external_id, (line, statement.currency))
     with transaction.atomic():
         # One import per account at a time: the second waits here, then finds the rows.
-        locked = {
-            account.pk: account
-            for account in Account.objects.select_for_update().filter(pk__in=[a.pk for a, _ in statements])
-        }
-        for account, statement in statements:
-            account = locked[account.pk]
-            lines = {line.external_id: line for line in statement.lines}  # a FITID repeated in one file counts once
+        account_pks = {account.pk for account, _ in statements}
+        locked = {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=account_pks)}
+        for account_pk, lines in lines_by_account.items():
+            account = locked[account_pk]
             known = _existing_external_ids(account, list(lines))
             existing += len(known)
-            for external_id, line in lines.items():
+            for external_id, (line, currency) in lines.items():
                 if external_id in known:
                     continue
                 decision = categorizer.categorize(line.description, amount=line.amount, mcc=line.mcc)
@@ -151,9 +161,9 @@ def statements_ingest(
                         external_id=external_id,
                         posted_on=line.posted_on,
                         amount=line.amount,
-                        currency=line.currency or statement.currency,
-                        description=line.description[:255],
-                        memo=line.memo[:255],
+                        currency=currency,
+                        description=line.description,
+                        memo=line.memo,
                         mcc=line.mcc,
                         merchant_id=decision.merchant_id,
                         merchant_key=decision.merchant_key,
@@ -165,8 +175,9 @@ def statements_ingest(
                 delta = deltas[(_month(line.posted_on), decision.category_id)]
                 delta.amount += line.amount
                 delta.count += 1
+        for account, statement in statements:
             account_services.account_balance_update(
-                account=account, balance=statement.balance, as_of=statement.balance_as_of
+                account=locked[account.pk], balance=statement.balance, as_of=statement.balance_as_of
             )
         Transaction.objects.bulk_create(new_rows, batch_size=1000)
         monthly_spending_apply(user_id=user_id, deltas=deltas)
@@ -198,7 +209,7 @@ def _payload_failed(payload: RawPayload, error: str) -> None:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    status: str  # "imported", "skipped" (another job holds the connection), "needs-attention", "failed"
+    status: str  # "imported", "partial", "skipped", "gave-up", "needs-attention" or "failed"
     result: ImportResult | None = None
     message: str = ""
 
@@ -211,8 +222,16 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
     Raises ProviderUnavailable (worth a retry); every other failure is recorded on the
     connection for the user.
     """
-    if not account_services.connection_sync_claim(connection=connection):
+    claim = account_services.connection_sync_claim(connection=connection)
+    if claim is None:
         return SyncOutcome("skipped")
+    if claim.attempts > settings.SYNC_MAX_ATTEMPTS:
+        # The last attempts never finished (a worker killed by its payload): stop redelivering.
+        message = "Importing from this bank keeps failing, so it has been paused. Refresh to try again."
+        account_services.connection_needs_attention(connection=connection, message=message)
+        account_services.connection_sync_release(connection=connection, claim=claim)
+        logger.error("connection %s: gave up after %d unfinished sync attempts", connection.pk, claim.attempts - 1)
+        return SyncOutcome("gave-up", message=message)
     payload = None
     try:
         credentials = account_services.connection_credentials(connection=connection)
@@ -233,14 +252,12 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
         payload = raw_payload_store(
             user_id=connection.user_id, raw=raw, source=RawPayload.Source.DIRECT, connection=connection
         )
-        statements = provider.parse(raw)
+        parsed = provider.parse(raw)
         pairs = [
             (account_services.account_for_statement(connection=connection, statement=statement), statement)
-            for statement in statements
+            for statement in parsed.statements
         ]
         result = statements_ingest(user_id=connection.user_id, statements=pairs, raw_payload=payload)
-        account_services.connection_sync_succeeded(connection=connection)
-        return SyncOutcome("imported", result)
     except ProviderAuthError as exc:
         account_services.connection_needs_attention(connection=connection, message=str(exc))
         if payload is not None:
@@ -255,10 +272,17 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
             _payload_failed(payload, str(exc))
         return SyncOutcome("failed", message=str(exc))
     finally:
-        account_services.connection_sync_release(connection=connection)
+        account_services.connection_sync_release(connection=connection, claim=claim)
+    if parsed.problems:
+        # What arrived is imported; the sync point stays put so the next sync asks again.
+        message = " ".join(parsed.problems)
+        account_services.connection_sync_failed(connection=connection, message=message)
+        return SyncOutcome("partial", result, message)
+    account_services.connection_sync_succeeded(connection=connection)
+    return SyncOutcome("imported", result)
 
 
-def file_import(*, user, account_name: str, raw: bytes, filename: str) -> ImportResult:
+def file_import(*, user: User, account_name: str, raw: bytes, filename: str) -> ImportResult:
     """Import a statement file into the user's account of that name (created if needed)."""
     suffix = PurePath(filename).suffix.lower()
     if suffix not in FILE_FORMATS:
@@ -268,7 +292,7 @@ def file_import(*, user, account_name: str, raw: bytes, filename: str) -> Import
         raise ValidationError("An account name is required.")
     payload = raw_payload_store(user_id=user.pk, raw=raw, source=RawPayload.Source.FILE, extension=suffix[1:])
     try:
-        statements = statements_parse(raw)
+        statements = statements_parse(raw).statements
         if len(statements) != 1:
             raise ProviderDataError(
                 f"The file holds statements for {len(statements)} accounts; import one account's file at a time."

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from categories.selectors import category_get_by_path, category_list
@@ -20,7 +21,9 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.transaction_list_for_user(user=request.user, **chosen), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    context = {"page": page, "categories": category_list(), "filters": request.GET}
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    context = {"page": page, "categories": category_list(), "filters": request.GET, "filter_query": kept.urlencode()}
     return render(request, "transactions/transaction_list.html", context)
 
 
@@ -34,4 +37,7 @@ def transaction_category_change(request: HttpRequest, txn_id: int) -> HttpRespon
     else:
         services.transaction_recategorize(txn=txn, category=category)
         messages.success(request, f"“{txn.description}” is now in {category.path}.")
-    return redirect(request.POST.get("next") or "transactions:list")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "transactions:list"
+    return redirect(next_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
@@ -42,6 +42,7 @@ class AccountRef:
     external_id: str
     kind: str  # an Account.Kind value
     bank_id: str = ""
+    external_type: str = ""  # the institution's own type, e.g. OFX ACCTTYPE CREDITLINE
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,14 @@ class DiscoveredAccount:
     currency: str = "USD"
 
 
+# What the transactions table can hold: 12 digits before the point, cents after it.
+MAX_AMOUNT = Decimal("999999999999.99")
+CENT = Decimal("0.01")
+
+
 @dataclass(frozen=True)
 class StatementLine:
-    """One transaction as the institution states it."""
+    """One transaction as the institution states it; invalid values are refused on creation."""
 
     external_id: str  # the institution's id (OFX FITID)
     posted_on: dt.date  # the calendar date in the institution's own offset
@@ -61,7 +67,19 @@ class StatementLine:
     description: str
     memo: str = ""
     mcc: str = ""  # ISO 18245 code when the source gives one
-    currency: str = ""  # only when it differs from the statement's
+
+    def __post_init__(self) -> None:
+        where = f"transaction {self.external_id[:40]!r}"
+        if not self.external_id or len(self.external_id) > 255:
+            raise ProviderDataError("A transaction has no id, or one longer than 255 characters.")
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise ProviderDataError(f"The amount of {where} is not a number.")
+        if abs(self.amount) > MAX_AMOUNT:
+            raise ProviderDataError(f"The amount of {where} is too large.")
+        if self.amount != self.amount.quantize(CENT):
+            raise ProviderDataError(f"The amount of {where} has fractions of a cent.")
+        if self.mcc and not (len(self.mcc) == 4 and self.mcc.isdigit()):
+            raise ProviderDataError(f"The merchant category code of {where} is not four digits.")
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,14 @@ class Statement:
     lines: tuple[StatementLine, ...]
     balance: Decimal | None = None
     balance_as_of: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParsedPayload:
+    """The statements a payload holds, and what the institution could not provide."""
+
+    statements: list[Statement]
+    problems: list[str] = field(default_factory=list)
 
 
 class Provider(Protocol):
@@ -89,6 +115,6 @@ class Provider(Protocol):
         """The raw statement payload for these accounts, exactly as received."""
         ...
 
-    def parse(self, raw: bytes) -> list[Statement]:
-        """Statements from a raw payload; raises ProviderAuthError or ProviderDataError."""
+    def parse(self, raw: bytes) -> ParsedPayload:
+        """Statements from a raw payload; raises ProviderAuthError, or ProviderDataError if none is usable."""
         ...

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from ofxtools.Client import CcStmtRq, OFXClient, StmtRq
 from ofxtools.header import OFXHeaderError
@@ -15,9 +16,11 @@ from ofxtools.Parser import OFXTree, ParseError
 from accounts.credentials import BankCredentials
 
 from .base import (
+    CENT,
     AccountRef,
     ConnectionParams,
     DiscoveredAccount,
+    ParsedPayload,
     ProviderAuthError,
     ProviderDataError,
     ProviderError,
@@ -29,12 +32,15 @@ from .http import http_post
 OFX_VERSION = 220
 # Signon status codes that mean "the user must fix their login" rather than "try later".
 AUTH_FAILURE_CODES = {15500, 15502, 15510, 15511, 15512, 15513}
-ACCOUNT_KINDS = {"CHECKING": "checking", "SAVINGS": "savings", "MONEYMRKT": "savings", "CREDITLINE": "checking"}
+# OFX ACCTTYPE -> Account.Kind; the OFX type itself is kept, statement requests need it.
+BANK_ACCOUNT_KINDS = {"CHECKING": "checking", "SAVINGS": "savings", "MONEYMRKT": "savings", "CD": "savings"}
+MAX_MCC = 9999
 _OFX_DATE = re.compile(r"\s*(\d{8})")
+Result = TypeVar("Result")
 
 
 class _SafeOFXClient(OFXClient):
-    """ofxtools' client, sending through our SSRF-checked, size-limited transport."""
+    """ofxtools' client, sending through our SSRF-checked, size- and time-limited transport."""
 
     def post_request(self, url: str, serialized_request: bytes, timeout: float | None) -> bytes:
         return http_post(url, serialized_request, self.http_headers)
@@ -49,6 +55,23 @@ def _client(params: ConnectionParams, credentials: BankCredentials, bank_id: str
         bankid=bank_id or params.bank_id or None,
         version=OFX_VERSION,
     )
+
+
+def _request(send: Callable[[], Result]) -> Result:
+    """Run an ofxtools request, turning its value errors into a message that quotes nothing.
+
+    ofxtools refuses values the OFX spec does not allow (a 40-character login, say) with an
+    error that repeats the value, password included; that text must not reach a log.
+    """
+    try:
+        return send()
+    except ProviderError:
+        raise
+    except (ValueError, TypeError):
+        raise ProviderDataError(
+            "The login, password or account details cannot be sent to this bank: OFX allows logins of at "
+            "most 32 characters and passwords of at most 171."
+        ) from None
 
 
 def _keep_bank_dates(tree: OFXTree) -> None:
@@ -81,7 +104,7 @@ def parse_document(raw: bytes) -> OFX:
 
 
 def _check_signon(document: OFX) -> None:
-    signon = getattr(document, "signonmsgsrsv1", None)
+    signon = document.signonmsgsrsv1
     if signon is None:
         raise ProviderDataError("Not a valid OFX response: it has no signon section.")
     status = signon.sonrs.status
@@ -101,64 +124,74 @@ def _account_ref(aggregate) -> AccountRef:
     """
     match type(aggregate).__name__:
         case "BANKACCTFROM":
-            return AccountRef(aggregate.acctid, ACCOUNT_KINDS.get(aggregate.accttype, "other"), aggregate.bankid)
+            kind = BANK_ACCOUNT_KINDS.get(aggregate.accttype, "other")
+            return AccountRef(aggregate.acctid, kind, aggregate.bankid, aggregate.accttype)
         case "INVACCTFROM":
-            return AccountRef(aggregate.acctid, "investment", aggregate.brokerid)
+            return AccountRef(aggregate.acctid, "investment", aggregate.brokerid, "INVESTMENT")
         case _:
-            return AccountRef(aggregate.acctid, "credit-card")
+            return AccountRef(aggregate.acctid, "credit-card", "", "CREDITCARD")
+
+
+def _line(txn) -> StatementLine:
+    payee = txn.payee
+    description = txn.name or (payee.name if payee is not None else None) or txn.memo or ""
+    amount = txn.trnamt
+    if txn.currency is not None and amount.is_finite():
+        # <CURRENCY>: the amount is in CURSYM; CURRATE converts it to the statement's CURDEF.
+        amount = (amount * txn.currency.currate).quantize(CENT)
+    sic = txn.sic
+    return StatementLine(
+        external_id=txn.fitid,
+        posted_on=txn.dtposted.date(),
+        amount=amount,
+        description=description.strip()[:255],
+        memo=(txn.memo or "").strip()[:255],
+        mcc=f"{sic:04d}" if sic is not None and 0 <= sic <= MAX_MCC else "",
+    )
 
 
 def _statement(stmtrs) -> Statement:
     tranlist = stmtrs.banktranlist
-    lines = []
-    for txn in tranlist if tranlist is not None else ():
-        payee = getattr(txn, "payee", None)
-        description = txn.name or (payee.name if payee is not None else None) or txn.memo or ""
-        lines.append(
-            StatementLine(
-                external_id=txn.fitid,
-                posted_on=txn.dtposted.date(),
-                amount=txn.trnamt,
-                description=description.strip(),
-                memo=(txn.memo or "").strip(),
-                mcc=f"{txn.sic:04d}" if txn.sic is not None else "",
-                currency=txn.currency.cursym if txn.currency is not None else "",
-            )
-        )
     ledger = stmtrs.ledgerbal
     return Statement(
         account=_account_ref(stmtrs.account),
         currency=stmtrs.curdef,
-        lines=tuple(lines),
+        lines=tuple(_line(txn) for txn in (tranlist if tranlist is not None else ())),
         balance=ledger.balamt if ledger is not None else None,
         balance_as_of=ledger.dtasof if ledger is not None else None,
     )
 
 
-def statements_parse(raw: bytes) -> list[Statement]:
+def statements_parse(raw: bytes) -> ParsedPayload:
+    """Every usable statement in the document; an account the bank could not serve is a problem, not a failure."""
     document = parse_document(raw)
-    statements = []
-    for section in ("bankmsgsrsv1", "creditcardmsgsrsv1"):
-        for trnrs in getattr(document, section, None) or ():
+    statements: list[Statement] = []
+    problems: list[str] = []
+    for section in (document.bankmsgsrsv1, document.creditcardmsgsrsv1):
+        for trnrs in section or ():
             if trnrs.status.code != 0:
                 message = trnrs.status.message or f"OFX status {trnrs.status.code}"
-                raise ProviderDataError(f"The bank could not provide a statement: {message}")
+                problems.append(f"The bank could not provide a statement: {message}")
+                continue
             stmtrs = trnrs.ccstmtrs if type(trnrs).__name__ == "CCSTMTTRNRS" else trnrs.stmtrs
             if stmtrs is not None:
                 statements.append(_statement(stmtrs))
     if not statements:
-        raise ProviderDataError("The OFX document holds no bank or credit-card statement.")
-    return statements
+        raise ProviderDataError(problems[0] if problems else "The OFX document holds no bank or credit-card statement.")
+    return ParsedPayload(statements, problems)
 
 
 class OfxDirectConnect:
     def discover(self, params: ConnectionParams, credentials: BankCredentials) -> list[DiscoveredAccount]:
-        raw = _client(params, credentials).request_accounts(
-            credentials.password, dtacctup=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), skip_profile=True
+        client = _client(params, credentials)
+        raw = _request(
+            lambda: client.request_accounts(
+                credentials.password, dtacctup=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), skip_profile=True
+            ).read()
         )
-        document = parse_document(raw.read())
+        document = parse_document(raw)
         accounts = []
-        for trnrs in getattr(document, "signupmsgsrsv1", None) or ():
+        for trnrs in document.signupmsgsrsv1 or ():
             if trnrs.status.code != 0 or trnrs.acctinfors is None:
                 continue
             for info in trnrs.acctinfors:
@@ -187,13 +220,13 @@ class OfxDirectConnect:
         for ref in accounts:
             if ref.kind == "credit-card":
                 requests.append(CcStmtRq(acctid=ref.external_id, dtstart=dtstart, dtend=dtend))
-            elif ref.kind in ("checking", "savings"):
-                accttype = "SAVINGS" if ref.kind == "savings" else "CHECKING"
+            elif ref.kind != "investment":  # investment statements (INVSTMTRQ) are not imported yet
+                accttype = ref.external_type or ("SAVINGS" if ref.kind == "savings" else "CHECKING")
                 requests.append(StmtRq(acctid=ref.external_id, accttype=accttype, dtstart=dtstart, dtend=dtend))
         if not requests:
             raise ProviderDataError("None of this connection's accounts can be fetched by OFX statement request.")
         client = _client(params, credentials, bank_id)
-        return client.request_statements(credentials.password, *requests, skip_profile=True).read()
+        return _request(lambda: client.request_statements(credentials.password, *requests, skip_profile=True).read())
 
-    def parse(self, raw: bytes) -> list[Statement]:
+    def parse(self, raw: bytes) -> ParsedPayload:
         return statements_parse(raw)

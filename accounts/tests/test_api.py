@@ -90,3 +90,27 @@ def test_accounts_list_shows_status_and_masked_number(user_client, user, demo_ba
         ("Rewards Visa", "credit-card", "••7899", "active"),
     ]
     assert all(a["balance"] is not None and a["last_synced_at"] for a in results)
+
+
+def test_linking_the_same_bank_twice_is_a_409_and_counts_nothing_twice(
+    user_client, user, demo_bank, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = user_client.post("/api/v1/account", connect_body(demo_bank), format="json")
+    rows = Transaction.objects.count()
+
+    again = user_client.post("/api/v1/account", connect_body(demo_bank), format="json")
+
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert "already linked" in again.json()["detail"]
+    assert Connection.objects.filter(user=user).count() == 1
+    assert Transaction.objects.count() == rows
+
+
+def test_login_and_password_longer_than_ofx_allows_are_400s(user_client, demo_bank):
+    for field, value in [("account_login", "x" * 33), ("account_password", "x" * 172)]:
+        response = user_client.post("/api/v1/account", connect_body(demo_bank, **{field: value}), format="json")
+        assert response.status_code == 400
+        assert field in response.json()
+    assert not Connection.objects.exists()

@@ -41,3 +41,28 @@ def test_tampered_ciphertext_is_refused():
     tampered = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
     with pytest.raises(CredentialsUnreadable):
         credentials_decrypt(tampered)
+
+
+@pytest.mark.django_db
+def test_rotate_credentials_command_moves_every_connection_to_the_new_key(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from accounts.services import connection_credentials
+    from accounts.tests.factories import ConnectionFactory
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.CREDENTIALS_KEYS = [old_key]
+    connections = ConnectionFactory.create_batch(3)
+
+    settings.CREDENTIALS_KEYS = [new_key, old_key]
+    out = StringIO()
+    call_command("rotate_credentials", stdout=out)
+    call_command("rotate_credentials", stdout=out)  # a rerun (after a kill, say) is harmless
+
+    settings.CREDENTIALS_KEYS = [new_key]
+    for connection in connections:
+        connection.refresh_from_db()
+        assert connection_credentials(connection=connection) == BankCredentials("someone", "s3cret")
+    assert out.getvalue().splitlines()[0] == "3 connections re-encrypted under the newest key."

@@ -51,8 +51,17 @@ def test_approaching_then_exceeded_each_fire_once(user, account, groceries_budge
     assert "$81.00 of your $100.00" in mailoutbox[0].body
 
 
-def test_a_retried_check_sends_nothing_more(user, account, groceries_budget, ingest, mailoutbox):
+def test_crossing_both_levels_at_once_sends_only_the_higher(user, account, groceries_budget, ingest, mailoutbox):
     ingest(account, (timezone.localdate(), "-120.00", "WHOLE FOODS MKT #10234"))
+
+    assert sorted(BudgetAlert.objects.values_list("level", flat=True)) == ["approaching", "exceeded"]
+    assert list(Notification.objects.values_list("kind", flat=True)) == ["budget.exceeded"]
+    assert [message.subject for message in mailoutbox] == ["You've gone over your Groceries budget"]
+
+
+def test_a_retried_check_sends_nothing_more(user, account, groceries_budget, ingest, mailoutbox):
+    ingest(account, (timezone.localdate(), "-85.00", "WHOLE FOODS MKT #10234"))
+    ingest(account, (timezone.localdate(), "-35.00", "SAFEWAY #1234"))
     assert len(mailoutbox) == 2
 
     month = timezone.localdate().replace(day=1).isoformat()

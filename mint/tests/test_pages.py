@@ -78,3 +78,17 @@ def test_another_users_transaction_cannot_be_changed_from_the_page(logged_in, ot
 def test_pages_require_login(client):
     for path in ["/", "/transactions/", "/accounts/", "/accounts/link/", "/notifications/"]:
         assert client.get(path)["Location"].startswith("/login/")
+
+
+def test_category_change_does_not_redirect_off_site(logged_in, user, ingest):
+    account = AccountFactory(user=user)
+    ingest(account, (dt.date(2026, 10, 4), "-84.27", "WHOLE FOODS MKT #10234"))
+    txn = Transaction.objects.get()
+    response = logged_in.post(
+        f"/transactions/{txn.pk}/category/", {"category": "food/dining", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/transactions/"
+
+
+def test_a_month_out_of_range_on_the_transactions_page_is_ignored(logged_in):
+    assert logged_in.get("/transactions/?month=9999-12").status_code == 200

@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x7!kq2@p9#vLm4$Rt8&zWc1^Yb6*Hn3(Jd5)Fg0_Se2+Qa9-Ur4=To7~Ei1?Kw3",
     "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "mint.example.com",
+    "EMAIL_URL": "smtp+tls://alerts:pw@smtp.example.com:587",
     "DJANGO_SETTINGS_MODULE": "mint.settings",
 }
 
@@ -38,6 +39,14 @@ def test_check_deploy_reports_nothing_with_production_settings():
     result = manage("check", "--deploy", "--fail-level", "DEBUG", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_refuses_demo_mode_and_warns_about_undelivered_email():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "EMAIL_URL"}
+    result = manage("check", "--deploy", env={**env, "DEMO_MODE": "1"})
+    assert result.returncode != 0
+    assert "mint.E004" in result.stderr
+    assert "mint.W001" in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "CREDENTIALS_KEYS"])

@@ -57,3 +57,11 @@ def test_put_and_delete_are_not_allowed(user_client, account, ingest):
     txn = Transaction.objects.get()
     assert user_client.put(f"/api/v1/transactions/{txn.pk}/", {}, format="json").status_code == 405
     assert user_client.delete(f"/api/v1/transactions/{txn.pk}/").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"month": "9999-12"}, {"month": "2026-00"}, {"month": "26-1"}, {"account": "99999999999999999999"}],
+)
+def test_filters_out_of_range_are_400s(user_client, params):
+    assert user_client.get("/api/v1/transactions/", params).status_code == 400
