@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
@@ -64,7 +65,7 @@ def _demo_bank_server():
 
 
 @pytest.fixture
-def demo_bank(_demo_bank_server) -> DemoBank:
+def demo_bank(_demo_bank_server) -> Iterator[DemoBank]:
     _demo_bank_server.today = None
     yield _demo_bank_server
     _demo_bank_server.today = None

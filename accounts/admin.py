@@ -11,7 +11,7 @@ class InstitutionAdmin(admin.ModelAdmin):
 
 class AccountInline(admin.TabularInline):
     model = Account
-    fields = ["name", "kind", "currency", "balance", "balance_as_of"]
+    fields = ("name", "kind", "currency", "balance", "balance_as_of")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -25,8 +25,8 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["status", "provider"]
     list_select_related = ["user"]
     search_fields = ["user__username", "url"]
-    readonly_fields = ["user", "institution", "provider", "url", "history_from", "last_synced_at", "last_error"]
-    fields = [*readonly_fields, "status"]
+    readonly_fields = ("user", "institution", "provider", "url", "history_from", "last_synced_at", "last_error")
+    fields = (*readonly_fields, "status")
     inlines = [AccountInline]
 
     def has_add_permission(self, request) -> bool:

@@ -4,6 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mint.http import request_user
+
 from . import selectors, services
 from .forms import connect_error_field
 from .providers.base import ProviderError
@@ -23,11 +25,12 @@ class ConnectApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         claimed_user = values.get("user_id")
-        if claimed_user is not None and claimed_user not in (str(request.user.pk), request.user.username):
+        user = request_user(request)
+        if claimed_user is not None and claimed_user not in (str(user.pk), user.username):
             raise PermissionDenied("user_id must be the authenticated user.")
         try:
             connection = services.connection_create(
-                user=request.user,
+                user=user,
                 url=values["account_url"],
                 login=values["account_login"],
                 password=values["account_password"],
@@ -38,7 +41,7 @@ class ConnectApi(APIView):
             raise Conflict(str(exc)) from None
         account_ids = list(connection.accounts.order_by("pk").values_list("pk", flat=True))
         body = {
-            "user_id": request.user.pk,
+            "user_id": user.pk,
             "account_id": account_ids[0],
             "account_ids": account_ids,
             "connection_id": connection.pk,
@@ -52,4 +55,4 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = AccountOutputSerializer
 
     def get_queryset(self):
-        return selectors.account_list_for_user(user=self.request.user)
+        return selectors.account_list_for_user(user=request_user(self.request))

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from categories.selectors import category_get_by_path
+from mint.http import request_user
 
 from . import selectors, services
 from .serializers import BudgetInputSerializer, BudgetOutputSerializer, SpendingOutputSerializer
@@ -16,7 +17,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = BudgetOutputSerializer
 
     def get_queryset(self):
-        return selectors.budget_list_for_user(user=self.request.user)
+        return selectors.budget_list_for_user(user=request_user(self.request))
 
     def create(self, request: Request) -> Response:
         data = BudgetInputSerializer(data=request.data)
@@ -25,7 +26,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if category is None:
             raise ValidationError({"category": ["Unknown category."]})
         budget, created = services.budget_set(
-            user=request.user, category=category, amount=data.validated_data["amount"]
+            user=request_user(request), category=category, amount=data.validated_data["amount"]
         )
         return Response(
             self.get_serializer(budget).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -36,5 +37,5 @@ class SpendingApi(APIView):
     """GET /api/v1/spending/current and /api/v1/spending/YYYY-MM/: the month's spending widget."""
 
     def get(self, request: Request, month=None) -> Response:
-        spending = selectors.spending_for_month(user=request.user, month=month)
+        spending = selectors.spending_for_month(user=request_user(request), month=month)
         return Response(SpendingOutputSerializer(spending).data)

@@ -13,14 +13,14 @@ class NormalisedKeyForm(forms.ModelForm):
     normalised_field = ""
 
     def clean(self):
-        cleaned = super().clean()
-        raw = cleaned.get(self.normalised_field)
+        super().clean()
+        raw = self.cleaned_data.get(self.normalised_field)
         if raw:
             key = normalize_descriptor(raw)
             if not key:
                 self.add_error(self.normalised_field, "Nothing left once numbers and punctuation are removed.")
-            cleaned[self.normalised_field] = key
-        return cleaned
+            self.cleaned_data[self.normalised_field] = key
+        return self.cleaned_data
 
 
 class MerchantAliasForm(NormalisedKeyForm):

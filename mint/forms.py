@@ -6,7 +6,7 @@ from .models import User
 class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ["username", "email"]
+        fields = ("username", "email")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from rest_framework.authtoken.views import obtain_auth_token
 
 from accounts.api import ConnectApi
@@ -13,7 +13,7 @@ from .converters import MonthConverter
 
 register_converter(MonthConverter, "month")
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", obtain_auth_token, name="api_token"),
     re_path(r"^account/?$", ConnectApi.as_view(), name="api_connect"),
     re_path(r"^spending/current/?$", SpendingApi.as_view(), name="api_spending_current"),

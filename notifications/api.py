@@ -3,6 +3,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mint.http import request_user
+
 from . import selectors, services
 from .serializers import NotificationOutputSerializer
 
@@ -11,7 +13,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     serializer_class = NotificationOutputSerializer
 
     def get_queryset(self):
-        return selectors.notification_list_for_user(user=self.request.user)
+        return selectors.notification_list_for_user(user=request_user(self.request))
 
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str | None = None) -> Response:

@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from categories.selectors import category_get_by_path
+from mint.http import request_user
 
 from . import selectors, services
 from .serializers import TransactionCategoryInputSerializer, TransactionFilterSerializer, TransactionOutputSerializer
@@ -17,10 +18,10 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def get_queryset(self):
         if self.action != "list":
-            return selectors.transaction_list_for_user(user=self.request.user)
+            return selectors.transaction_list_for_user(user=request_user(self.request))
         filters = TransactionFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.transaction_list_for_user(user=self.request.user, **filters.validated_data)
+        return selectors.transaction_list_for_user(user=request_user(self.request), **filters.validated_data)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         data = TransactionCategoryInputSerializer(data=request.data)
@@ -29,4 +30,5 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if category is None:
             raise ValidationError({"category": ["Unknown category."]})
         txn = services.transaction_recategorize(txn=self.get_object(), category=category)
-        return Response(self.get_serializer(selectors.transaction_get_for_user(user=request.user, txn_id=txn.pk)).data)
+        updated = selectors.transaction_get_for_user(user=request_user(request), txn_id=txn.pk)
+        return Response(self.get_serializer(updated).data)

@@ -41,7 +41,7 @@ class RawPayload(models.Model):
         ordering = ["-received_at"]
 
     def __str__(self) -> str:
-        return self.file.name
+        return self.file.name or f"payload {self.pk}"
 
 
 class Transaction(models.Model):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -79,10 +81,10 @@ def monthly_spending_apply(*, user_id: int, deltas: dict[MonthCategory, _Delta])
     items = sorted((key, delta) for key, delta in deltas.items() if delta.count or delta.amount)
     if not items:
         return
-    fields = {name: MonthlySpending._meta.get_field(name) for name in ("month", "amount", "updated_at")}
+    fields = {name: cast(Field, MonthlySpending._meta.get_field(name)) for name in ("month", "amount", "updated_at")}
     now = fields["updated_at"].get_db_prep_value(timezone.now(), db_connection)
     rows = []
-    params: list[object] = []
+    params: list[Any] = []
     for (month, category_id), delta in items:
         rows.append("(%s, %s, %s, %s, %s, %s)")
         params += [

@@ -1,12 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from categories.selectors import category_get_by_path, category_list
+from mint.http import AuthenticatedHttpRequest
 
 from . import selectors, services
 from .serializers import TransactionFilterSerializer
@@ -15,7 +16,7 @@ PAGE_SIZE = 50
 
 
 @login_required
-def transaction_list(request: HttpRequest) -> HttpResponse:
+def transaction_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = TransactionFilterSerializer(data=request.GET)
     chosen = filters.validated_data if filters.is_valid() else {}
     page = Paginator(selectors.transaction_list_for_user(user=request.user, **chosen), PAGE_SIZE).get_page(
@@ -29,7 +30,7 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def transaction_category_change(request: HttpRequest, txn_id: int) -> HttpResponse:
+def transaction_category_change(request: AuthenticatedHttpRequest, txn_id: int) -> HttpResponse:
     txn = selectors.transaction_get_for_user(user=request.user, txn_id=txn_id)
     category = category_get_by_path(request.POST.get("category", ""))
     if category is None:

@@ -15,9 +15,10 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 from ofxtools import utils
-from ofxtools.header import make_header
+from ofxtools.header import OFXHeaderV1, OFXHeaderV2, make_header
 from ofxtools.models.bank import (
     BANKACCTFROM,
     BANKACCTINFO,
@@ -62,7 +63,7 @@ class DemoBank:
     def respond(self, request_body: bytes) -> bytes:
         tree = OFXTree()
         tree.parse(io.BytesIO(request_body))
-        version = int(tree.header.version)
+        version = int(cast(OFXHeaderV1 | OFXHeaderV2, tree.header).version)  # answer in the client's version
         request = tree.convert()
         sonrq = request.signonmsgsrqv1.sonrq
         now = dt.datetime.now(dt.UTC)
@@ -91,6 +92,7 @@ class DemoBank:
     def _account_info(self, trnrq, persona: Persona, now: dt.datetime) -> ACCTINFOTRNRS:
         infos = []
         for account in persona.accounts:
+            service: CCACCTINFO | BANKACCTINFO
             if account.kind == "CREDITCARD":
                 service = CCACCTINFO(
                     ccacctfrom=CCACCTFROM(acctid=account.acctid),
@@ -147,22 +149,23 @@ class DemoBank:
         tranlist = BANKTRANLIST(*lines, dtstart=window_start, dtend=as_of)
         ledger = LEDGERBAL(balamt=persona.balance(account, today), dtasof=as_of)
         if is_card:
-            statement = CCSTMTRS(
+            card_statement = CCSTMTRS(
                 curdef="USD", ccacctfrom=CCACCTFROM(acctid=account.acctid), banktranlist=tranlist, ledgerbal=ledger
             )
-            return CCSTMTTRNRS(trnuid=trnrq.trnuid, status=_status(), ccstmtrs=statement)
-        statement = STMTRS(
+            return CCSTMTTRNRS(trnuid=trnrq.trnuid, status=_status(), ccstmtrs=card_statement)
+        bank_statement = STMTRS(
             curdef="USD", bankacctfrom=self._bankacctfrom(account), banktranlist=tranlist, ledgerbal=ledger
         )
-        return STMTTRNRS(trnuid=trnrq.trnuid, status=_status(), stmtrs=statement)
+        return STMTTRNRS(trnuid=trnrq.trnuid, status=_status(), stmtrs=bank_statement)
 
     @staticmethod
     def _serialize(document: OFX, posted: dict[str, str], version: int) -> bytes:
         root = document.to_etree()
         for stmttrn in root.iter("STMTTRN"):
             fitid = stmttrn.findtext("FITID")
-            if fitid in posted:
-                stmttrn.find("DTPOSTED").text = posted[fitid]
+            dtposted = stmttrn.find("DTPOSTED")
+            if fitid in posted and dtposted is not None:
+                dtposted.text = posted[fitid]
         header = str(make_header(version=version)).encode()
         if version < 200:
             return header + utils.tostring_unclosed_elements(root)

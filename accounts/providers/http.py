@@ -60,7 +60,7 @@ def url_resolve(url: str) -> tuple[str, int, str, str]:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise ProviderUnavailable(f"Could not find the bank's server {parts.hostname!r}.") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not settings.DEMO_MODE and not all(_is_public(address) for address in addresses):
         raise UnsafeURL("The bank's URL points to a private or local network address.")
     path = parts.path or "/"
@@ -80,12 +80,13 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline: float) -> bytes:

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ofxtools.Client import CcStmtRq, OFXClient, StmtRq
 from ofxtools.header import OFXHeaderError
@@ -80,7 +80,10 @@ def _keep_bank_dates(tree: OFXTree) -> None:
     ofxtools converts `20261031223000[-5:EST]` to an instant in UTC, which is already
     November 1st; the statement says October 31st. Keep the date the bank wrote.
     """
-    for element in tree.getroot().iter():
+    root = tree.getroot()
+    if root is None:
+        raise ProviderDataError("The OFX document is empty.")
+    for element in root.iter():
         if element.tag in ("DTPOSTED", "DTUSER") and element.text:
             match = _OFX_DATE.match(element.text)
             if match is None:
@@ -94,7 +97,7 @@ def parse_document(raw: bytes) -> OFX:
     try:
         tree.parse(io.BytesIO(raw))
         _keep_bank_dates(tree)
-        document = tree.convert()
+        document = cast(OFX, tree.convert())
     except ProviderDataError:
         raise
     except (ParseError, OFXHeaderError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:

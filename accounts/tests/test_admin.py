@@ -9,8 +9,8 @@ pytestmark = pytest.mark.django_db
 
 def test_connection_admin_never_shows_the_credentials(client):
     secret = credentials_encrypt(BankCredentials("canary-login", "canary-pw"))
-    connection = ConnectionFactory(encrypted_credentials=secret)
-    AccountFactory(user=connection.user, connection=connection)
+    connection = ConnectionFactory.create(encrypted_credentials=secret)
+    AccountFactory.create(user=connection.user, connection=connection)
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
 
     pages = [

@@ -1,6 +1,7 @@
 """Budget alerts: 80 % and 100 %, once each per (user, category, month), by email and in the app."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -22,7 +23,9 @@ def account(user):
 @pytest.fixture
 def groceries_budget(user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        budget, _ = services.budget_set(user=user, category=Category.objects.get(path="food/groceries"), amount=100)
+        budget, _ = services.budget_set(
+            user=user, category=Category.objects.get(path="food/groceries"), amount=Decimal("100")
+        )
     return budget
 
 
@@ -75,7 +78,7 @@ def test_a_retried_check_sends_nothing_more(user, account, groceries_budget, ing
 
 def test_a_parent_budget_counts_its_children(user, account, ingest, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.budget_set(user=user, category=Category.objects.get(path="food"), amount=50)
+        services.budget_set(user=user, category=Category.objects.get(path="food"), amount=Decimal("50"))
     ingest(
         account,
         (timezone.localdate(), "-30.00", "WHOLE FOODS MKT #10234"),

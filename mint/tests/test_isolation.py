@@ -1,7 +1,9 @@
 """One user can neither read nor change another's data, on every API route."""
 
+from decimal import Decimal
+
 import pytest
-from django.urls import reverse
+from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
@@ -16,15 +18,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def victim_data(other_user, ingest, django_capture_on_commit_callbacks):
-    account = AccountFactory(user=other_user)
+    account = AccountFactory.create(user=other_user)
     with django_capture_on_commit_callbacks(execute=True):
-        budget, _ = budget_services.budget_set(user=other_user, category=Category.objects.get(path="food"), amount=10)
+        budget, _ = budget_services.budget_set(
+            user=other_user, category=Category.objects.get(path="food"), amount=Decimal("10")
+        )
     ingest(account, (timezone.localdate(), "-50.00", "WHOLE FOODS MKT #10234"))
     return {
         "account": account.pk,
         "transaction": Transaction.objects.get(user=other_user).pk,
         "budget": budget.pk,
-        "notification": Notification.objects.filter(user=other_user).first().pk,
+        "notification": Notification.objects.get(user=other_user).pk,
     }
 
 
@@ -42,7 +46,9 @@ LIST_CASES = ["account-list", "transaction-list", "budget-list", "notification-l
 
 
 def test_every_router_route_has_an_isolation_case():
-    routes = {pattern.name for pattern in build_router().urls} - {"api-root"}
+    routes = {pattern.name for pattern in build_router().urls if isinstance(pattern, URLPattern) and pattern.name} - {
+        "api-root"
+    }
     covered = {name for name, *_ in DETAIL_CASES} | set(LIST_CASES)
     assert routes <= covered, f"routes without an isolation case: {sorted(routes - covered)}"
 
