@@ -48,7 +48,7 @@ from .selectors import spending_cache_key
 logger = logging.getLogger(__name__)
 
 EXISTING_LOOKUP_CHUNK = 1000
-FILE_FORMATS = {".ofx": "ofx", ".qfx": "ofx"}
+FILE_SUFFIXES = (".ofx", ".qfx")
 
 MonthCategory = tuple[dt.date, int]
 
@@ -287,8 +287,8 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
 def file_import(*, user: User, account_name: str, raw: bytes, filename: str) -> ImportResult:
     """Import a statement file into the user's account of that name (created if needed)."""
     suffix = PurePath(filename).suffix.lower()
-    if suffix not in FILE_FORMATS:
-        supported = ", ".join(sorted(FILE_FORMATS))
+    if suffix not in FILE_SUFFIXES:
+        supported = ", ".join(FILE_SUFFIXES)
         raise ValidationError(f"Unsupported file type {suffix or '(none)'!r}; supported: {supported}.")
     if not account_name.strip():
         raise ValidationError("An account name is required.")

@@ -81,18 +81,9 @@ def test_a_new_day_brings_new_transactions(provider, demo_bank):
 
 def test_posted_date_is_the_banks_calendar_date_not_utc():
     """22:30 at -5:00 on October 31st is posted on the 31st, though it is November 1st in UTC."""
-    raw = (
-        b"OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\n"
-        b"CHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n"
-        b"<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS>"
-        b"<DTSERVER>20261101<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>"
-        b"<CREDITCARDMSGSRSV1><CCSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>"
-        b"<CCSTMTRS><CURDEF>USD<CCACCTFROM><ACCTID>4000001234567899</CCACCTFROM>"
-        b"<BANKTRANLIST><DTSTART>20261001<DTEND>20261101"
+    raw = card_statement(
         b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20261031223000.000[-5:EST]<TRNAMT>-23.80"
         b"<FITID>A1<NAME>UBER *TRIP HELP.UBER.COM</STMTTRN>"
-        b"</BANKTRANLIST><LEDGERBAL><BALAMT>-23.80<DTASOF>20261101</LEDGERBAL>"
-        b"</CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>"
     )
     [statement] = statements_parse(raw).statements
     assert statement.lines[0].posted_on == dt.date(2026, 10, 31)
@@ -226,7 +217,8 @@ def test_a_server_that_drips_its_answer_is_cut_off_at_the_deadline(provider, set
     listener.close()
 
 
-def _ofx_with_amount(amount: str, sic: str = "") -> bytes:
+def card_statement(*stmttrns: bytes) -> bytes:
+    """An OFX 1.x credit-card statement file holding these <STMTTRN> aggregates."""
     return (
         b"OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\n"
         b"CHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n"
@@ -234,14 +226,18 @@ def _ofx_with_amount(amount: str, sic: str = "") -> bytes:
         b"<DTSERVER>20261101<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>"
         b"<CREDITCARDMSGSRSV1><CCSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>"
         b"<CCSTMTRS><CURDEF>USD<CCACCTFROM><ACCTID>4000001234567899</CCACCTFROM>"
-        b"<BANKTRANLIST><DTSTART>20261001<DTEND>20261101"
+        b"<BANKTRANLIST><DTSTART>20261001<DTEND>20261101" + b"".join(stmttrns) + b"</BANKTRANLIST>"
+        b"<LEDGERBAL><BALAMT>0<DTASOF>20261101</LEDGERBAL></CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>"
+    )
+
+
+def _ofx_with_amount(amount: str, sic: str = "") -> bytes:
+    return card_statement(
         b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20261030<TRNAMT>"
         + amount.encode()
         + b"<FITID>A1"
         + (b"<SIC>" + sic.encode() if sic else b"")
         + b"<NAME>SHELL OIL 57444212</STMTTRN>"
-        b"</BANKTRANLIST><LEDGERBAL><BALAMT>0<DTASOF>20261101</LEDGERBAL>"
-        b"</CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>"
     )
 
 
