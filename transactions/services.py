@@ -14,15 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Field
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -39,6 +36,7 @@ from accounts.providers.base import (
 from accounts.providers.ofx import statements_parse
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
+from mint.db import increment_upsert
 from mint.models import User
 from mint.tasks import enqueue_on_commit
 
@@ -71,41 +69,26 @@ def _month(day: dt.date) -> dt.date:
 
 
 def monthly_spending_apply(*, user_id: int, deltas: dict[MonthCategory, _Delta]) -> None:
-    """Add deltas to monthly_spending in one statement; call inside the rows' transaction.
-
-    `INSERT ... ON CONFLICT DO UPDATE SET amount = amount + excluded.amount` is atomic per
-    row on PostgreSQL and SQLite, so two imports for one user can add to the same month
-    without losing either update. Keys are sorted so concurrent writers lock rows in the
-    same order and cannot deadlock.
-    """
-    items = sorted((key, delta) for key, delta in deltas.items() if delta.count or delta.amount)
-    if not items:
-        return
-    fields = {name: cast(Field, MonthlySpending._meta.get_field(name)) for name in ("month", "amount", "updated_at")}
-    now = fields["updated_at"].get_db_prep_value(timezone.now(), db_connection)
-    rows = []
-    params: list[Any] = []
-    for (month, category_id), delta in items:
-        rows.append("(%s, %s, %s, %s, %s, %s)")
-        params += [
-            user_id,
-            fields["month"].get_db_prep_value(month, db_connection),
-            category_id,
-            fields["amount"].get_db_prep_value(delta.amount, db_connection),
-            delta.count,
-            now,
-        ]
-    table = MonthlySpending._meta.db_table
-    sql = (
-        f"INSERT INTO {table} (user_id, month, category_id, amount, txn_count, updated_at) "  # noqa: S608
-        f"VALUES {', '.join(rows)} "
-        "ON CONFLICT (user_id, month, category_id) DO UPDATE SET "
-        f"amount = {table}.amount + excluded.amount, "
-        f"txn_count = {table}.txn_count + excluded.txn_count, "
-        "updated_at = excluded.updated_at"
+    """Add deltas to monthly_spending; call inside the transaction that writes the rows."""
+    now = timezone.now()
+    increment_upsert(
+        MonthlySpending,
+        keys=["user", "month", "category"],
+        increments=["amount", "txn_count"],
+        replaces=["updated_at"],
+        rows=[
+            {
+                "user": user_id,
+                "month": month,
+                "category": category_id,
+                "amount": delta.amount,
+                "txn_count": delta.count,
+                "updated_at": now,
+            }
+            for (month, category_id), delta in deltas.items()
+            if delta.count or delta.amount
+        ],
     )
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _after_spending_change(user_id: int, months: Iterable[dt.date]) -> None:

@@ -6,26 +6,40 @@ import pytest
 from accounts.demo_bank.persona import ACCOUNTS, Persona
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource, DescriptorRule, Merchant, MerchantAlias
-from categories.normalize import normalize_descriptor
+from categories.normalize import descriptor_tokens, merchant_key, normalize_descriptor
 from categories.services import defaults_load
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    ("raw", "normalised"),
+    ("raw", "normalised", "key"),
     [
-        ("SQ *BLUE BOTTLE COFFE", "BLUE BOTTLE COFFE"),
-        ("AMZN Mktp US*2K4L09", "AMZN MKTP US"),
-        ("SHELL OIL 57444212", "SHELL OIL"),
-        ("TST* FLOUR + WATER", "FLOUR WATER"),
-        ("MCDONALD'S F12345", "MCDONALDS"),
-        ("POS DEBIT CARD PURCHASE SAFEWAY #1234", "SAFEWAY"),
-        ("  uber   *trip  help.uber.com ", "UBER TRIP HELP UBER COM"),
+        ("SQ *BLUE BOTTLE COFFEE San Francisco CA", "BLUE BOTTLE COFFEE SAN FRANCISCO CA", "BLUE BOTTLE COFFEE"),
+        ("AMZN Mktp US*2K4L09RT2", "AMZN MKTP US", "AMZN MKTP"),
+        ("UBER *TRIP HELP.UBER.COMCA", "UBER TRIP", "UBER TRIP"),
+        ("SHELL OIL 57444212406 CHICAGO IL", "SHELL OIL CHICAGO IL", "SHELL OIL"),
+        ("PAYPAL *NETFLIX 4029357733 CA", "NETFLIX CA", "NETFLIX"),
+        (
+            "CHECKCARD 1102 STARBUCKS STORE 05432 SEATTLE WA 2443106230600012",
+            "STARBUCKS STORE SEATTLE WA",
+            "STARBUCKS STORE",
+        ),
+        ("PURCHASE AUTHORIZED ON 11/02 TARGET T-1234 DENVER CO S581306123 CARD 4321", "TARGET T DENVER CO", "TARGET T"),
+        ("DEBIT CARD PURCHASE XXXXX1234 CVS/PHARMACY #04521 NASHVILLE TN", "CVS PHARMACY NASHVILLE TN", "CVS PHARMACY"),
+        ("CARD PAYMENT TO TESCO STORES 3401 ON 02 NOV", "TESCO STORES", "TESCO STORES"),
+        ("TRADER JOE S #552 QPS", "TRADER JOES QPS", "TRADER JOES QPS"),
+        ("GOOGLE *YouTubePremium g.co/helppay#", "YOUTUBEPREMIUM", "YOUTUBEPREMIUM"),
+        ("ACME CORP PAYROLL PPD ID: 1234567890", "ACME CORP PAYROLL", "ACME CORP PAYROLL"),
+        ("7-ELEVEN 34123", "7 ELEVEN", "7 ELEVEN"),
+        ("MCDONALD'S F12345", "MCDONALDS", "MCDONALDS"),
+        ("JOES PIZZA NEW YORK NY", "JOES PIZZA NEW YORK NY", "JOES PIZZA"),
+        ("TST* FLOUR + WATER", "FLOUR WATER", "FLOUR WATER"),
     ],
 )
-def test_normalisation(raw, normalised):
+def test_normalisation_and_merchant_key(raw, normalised, key):
     assert normalize_descriptor(raw) == normalised
+    assert merchant_key(descriptor_tokens(raw)) == key
 
 
 def categorize(descriptor: str, amount: str = "-10.00", mcc: str = ""):
