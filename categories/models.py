@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from mint.models import TimeStampedModel
@@ -57,9 +58,14 @@ class MerchantAlias(models.Model):
 
 
 class DescriptorRule(TimeStampedModel):
-    """Fallback: a keyword in the descriptor decides the category ("PAYROLL" -> income/paycheck)."""
+    """Fallback: the descriptor decides the category ("PAYROLL" -> income/paycheck)."""
 
-    pattern = models.CharField(max_length=120, unique=True, help_text="Normalised keyword or phrase, whole words")
+    class Kind(models.TextChoices):
+        KEYWORD = "keyword", "Keyword (whole words, normalised)"
+        REGEX = "regex", "Regular expression (on the raw descriptor, upper case)"
+
+    pattern = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.KEYWORD)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -93,3 +99,77 @@ class CategorySource(models.TextChoices):
     PROVIDER = "provider"
     PATTERN = "pattern"
     FALLBACK = "fallback"
+
+
+class UserRule(TimeStampedModel):
+    """A user's "always put this merchant in this category", for their future transactions."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="category_rules")
+    merchant_key = models.CharField(max_length=120)
+    merchant_name = models.CharField(max_length=120, help_text="The merchant as the user saw it")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["merchant_name"]
+        constraints = [models.UniqueConstraint(fields=["user", "merchant_key"], name="user_rule_one_per_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_name} -> {self.category}"
+
+
+class CategoryVote(models.Model):
+    """A user's manual choice of category for a merchant: one vote per user and merchant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    merchant_key = models.CharField(max_length=120)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant_key", "user"], name="category_vote_one_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_key} -> {self.category}"
+
+
+class CrowdCategory(models.Model):
+    """The category enough distinct users agree on for a merchant (kept in step with the votes)."""
+
+    merchant_key = models.CharField(max_length=120, primary_key=True)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    voters = models.PositiveIntegerField(help_text="Users who chose this category")
+    total_voters = models.PositiveIntegerField(help_text="Users who chose any category for this merchant")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "crowd categories"
+
+    def __str__(self) -> str:
+        return f"{self.merchant_key} -> {self.category} ({self.voters}/{self.total_voters})"
+
+
+class UnmatchedMerchant(models.Model):
+    """A merchant nothing recognised (its transactions went to the fallback): the curation queue."""
+
+    merchant_key = models.CharField(max_length=120, primary_key=True)
+    txn_count = models.PositiveIntegerField(default=0)
+    example = models.CharField(max_length=255, help_text="A raw descriptor, as a bank printed it")
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.merchant_key
+
+
+class UnmatchedMerchantUser(models.Model):
+    """Who has met an unmatched merchant, so the queue can rank by people affected."""
+
+    merchant_key = models.CharField(max_length=120)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant_key", "user"], name="unmatched_merchant_user_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_key} / {self.user_id}"

@@ -22,6 +22,7 @@ _RAW_NOISE = re.compile(
     rf"|\b\d{{1,2}}(?:{_MONTHS})\d{{0,4}}\b"  # 02NOV26
     r"|\bX{2,}\d{0,4}\b|\*{2,}\d{0,4}"  # XXXXX1234, ****1234: masked card numbers
     r"|\bCARD(?: NO\.?| #)? ?\d{4}\b"  # CARD 4321
+    r"|#\s*\d+\b"  # #7, # 0394: store numbers, however short
 )
 # "PAYPAL *NETFLIX": a processor or marketplace in front of the merchant's own name.
 _PROCESSOR = re.compile(r"^(?:SQ|TST|PAYPAL|PP|SP|CLV|IN|DD|GOOGLE|WPY|BT|SQU) ?\* ?")

@@ -1,10 +1,14 @@
-"""Reads of the category tree."""
+"""Reads of the category tree, user rules and the curation queue."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
-from .models import Category
+from django.db.models import Count, QuerySet
+
+from mint.models import User
+
+from .models import Category, CategoryVote, CrowdCategory, UnmatchedMerchant, UnmatchedMerchantUser, UserRule
 
 
 def category_list() -> QuerySet[Category]:
@@ -13,3 +17,56 @@ def category_list() -> QuerySet[Category]:
 
 def category_get_by_path(path: str) -> Category | None:
     return Category.objects.filter(path=path.strip().strip("/").lower()).first()
+
+
+def user_rules_for(*, user_id: int) -> dict[str, int]:
+    """merchant key -> category id: the user's rules, read once per import."""
+    return dict(UserRule.objects.filter(user_id=user_id).values_list("merchant_key", "category_id"))
+
+
+def user_rule_list_for_user(*, user: User) -> QuerySet[UserRule]:
+    return UserRule.objects.filter(user=user).select_related("category")
+
+
+@dataclass(frozen=True)
+class QueuedMerchant:
+    merchant_key: str
+    example: str
+    txn_count: int
+    user_count: int
+    suggestion: Category | None  # the crowd's choice, when enough users agree
+    votes: list[tuple[str, int]]  # (category path, users), most first
+
+
+def curation_queue(*, limit: int = 100) -> list[QueuedMerchant]:
+    """Unrecognised merchants, most transactions first, with who is affected and what users chose."""
+    queued = list(UnmatchedMerchant.objects.order_by("-txn_count", "merchant_key")[:limit])
+    keys = [merchant.merchant_key for merchant in queued]
+    users = dict(
+        UnmatchedMerchantUser.objects.filter(merchant_key__in=keys)
+        .values_list("merchant_key")
+        .annotate(users=Count("pk"))
+    )
+    votes: dict[str, list[tuple[str, int]]] = {}
+    for key, path, count in (
+        CategoryVote.objects.filter(merchant_key__in=keys)
+        .values_list("merchant_key", "category__path")
+        .annotate(users=Count("pk"))
+        .order_by("merchant_key", "-users", "category__path")
+    ):
+        votes.setdefault(key, []).append((path, count))
+    crowd = {
+        row.merchant_key: row.category
+        for row in CrowdCategory.objects.filter(merchant_key__in=keys).select_related("category")
+    }
+    return [
+        QueuedMerchant(
+            merchant_key=merchant.merchant_key,
+            example=merchant.example,
+            txn_count=merchant.txn_count,
+            user_count=users.get(merchant.merchant_key, 0),
+            suggestion=crowd.get(merchant.merchant_key),
+            votes=votes.get(merchant.merchant_key, []),
+        )
+        for merchant in queued
+    ]

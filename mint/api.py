@@ -19,6 +19,7 @@ def exception_handler(exc, context):
 def build_router() -> DefaultRouter:
     from accounts.api import AccountViewSet
     from budgets.api import BudgetViewSet
+    from categories.api import CategoryViewSet, UserRuleViewSet
     from notifications.api import NotificationViewSet
     from transactions.api import TransactionViewSet
 
@@ -27,4 +28,6 @@ def build_router() -> DefaultRouter:
     router.register("transactions", TransactionViewSet, basename="transaction")
     router.register("budgets", BudgetViewSet, basename="budget")
     router.register("notifications", NotificationViewSet, basename="notification")
+    router.register("categories", CategoryViewSet, basename="category")
+    router.register("rules", UserRuleViewSet, basename="rule")
     return router

@@ -245,6 +245,11 @@ SYNC_MAX_ATTEMPTS = 3  # syncs of one connection that may start without finishin
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=30.0)
 PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
 
+# Crowd consensus: a merchant outside the curated map takes the category at least this many
+# distinct users chose, if it is also this share of everyone who chose one.
+CROWD_MIN_VOTERS = env.int("CROWD_MIN_VOTERS", default=3)
+CROWD_MIN_SHARE = env.float("CROWD_MIN_SHARE", default=0.6)
+
 # Budgets: alert levels as a share of the budget, in percent.
 BUDGET_ALERT_LEVELS = {"approaching": 80, "exceeded": 100}
 SPENDING_CACHE_TIMEOUT = env.int("SPENDING_CACHE_TIMEOUT", default=300)

@@ -29,6 +29,11 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         category = category_get_by_path(data.validated_data["category"])
         if category is None:
             raise ValidationError({"category": ["Unknown category."]})
-        txn = services.transaction_recategorize(txn=self.get_object(), category=category)
+        txn = services.transaction_recategorize(
+            txn=self.get_object(),
+            category=category,
+            always=data.validated_data["always_for_merchant"],
+            include_past=data.validated_data["include_past"],
+        )
         updated = selectors.transaction_get_for_user(user=request_user(request), txn_id=txn.pk)
         return Response(self.get_serializer(updated).data)

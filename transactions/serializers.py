@@ -30,6 +30,12 @@ class TransactionOutputSerializer(serializers.ModelSerializer):
 
 class TransactionCategoryInputSerializer(serializers.Serializer):
     category = serializers.CharField(max_length=90, help_text="Category path, e.g. food/groceries")
+    always_for_merchant = serializers.BooleanField(
+        default=False, help_text="Also put this merchant's future transactions in this category"
+    )
+    include_past = serializers.BooleanField(
+        default=False, help_text="With always_for_merchant: move its past uncategorized transactions too"
+    )
 
 
 class MonthField(serializers.Field):

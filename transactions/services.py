@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -36,6 +37,8 @@ from accounts.providers.base import (
 from accounts.providers.ofx import statements_parse
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
+from categories.selectors import user_rules_for
+from categories.services import unmatched_merchants_record, user_rule_set, vote_record
 from mint.db import increment_upsert
 from mint.models import User
 from mint.tasks import enqueue_on_commit
@@ -119,7 +122,9 @@ def statements_ingest(
 ) -> ImportResult:
     """Insert the statements' new transactions and their aggregate deltas, all or nothing."""
     categorizer = get_categorizer()
+    user_rules = user_rules_for(user_id=user_id)
     new_rows: list[Transaction] = []
+    unmatched: dict[str, tuple[int, str]] = {}
     existing = 0
     deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
     # One account's lines from every statement in the payload; a FITID seen twice counts once.
@@ -138,7 +143,12 @@ def statements_ingest(
             for external_id, (line, currency) in lines.items():
                 if external_id in known:
                     continue
-                decision = categorizer.categorize(line.description, amount=line.amount, mcc=line.mcc)
+                decision = categorizer.categorize(
+                    line.description, amount=line.amount, mcc=line.mcc, user_rules=user_rules
+                )
+                if decision.source == CategorySource.FALLBACK and decision.merchant_key:
+                    count, _ = unmatched.get(decision.merchant_key, (0, ""))
+                    unmatched[decision.merchant_key] = (count + 1, line.description)
                 new_rows.append(
                     Transaction(
                         user_id=user_id,
@@ -166,6 +176,7 @@ def statements_ingest(
             )
         Transaction.objects.bulk_create(new_rows, batch_size=1000)
         monthly_spending_apply(user_id=user_id, deltas=deltas)
+        unmatched_merchants_record(user_id=user_id, seen=unmatched)
         if raw_payload is not None:
             raw_payload.status = RawPayload.Status.IMPORTED
             raw_payload.rows_new = len(new_rows)
@@ -293,20 +304,48 @@ def file_import(*, user: User, account_name: str, raw: bytes, filename: str) -> 
         return statements_ingest(user_id=user.pk, statements=[(account, statement)], raw_payload=payload)
 
 
-def transaction_recategorize(*, txn: Transaction, category: Category) -> Transaction:
-    """The user's manual choice: sticky (no automatic step changes it again), months re-aggregated."""
+def transaction_recategorize(
+    *, txn: Transaction, category: Category, always: bool = False, include_past: bool = False
+) -> Transaction:
+    """The user's manual choice for a transaction: sticky, and a crowd vote for its merchant.
+
+    With `always`, also the user's rule for the merchant's future transactions; with
+    `include_past` as well, their past ones that nothing had categorized move too. Every
+    month touched is re-aggregated in the same database transaction.
+    """
     with transaction.atomic():
-        txn = Transaction.objects.select_for_update().get(pk=txn.pk)
-        if txn.category_id == category.pk and txn.category_source == CategorySource.MANUAL:
-            return txn
-        month = txn.month
-        deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
-        if txn.category_id != category.pk:
-            deltas[(month, txn.category_id)] = _Delta(-txn.amount, -1)
-            deltas[(month, category.pk)] = _Delta(txn.amount, 1)
-        txn.category = category
-        txn.category_source = CategorySource.MANUAL
-        txn.save(update_fields=["category", "category_source", "updated_at"])
-        monthly_spending_apply(user_id=txn.user_id, deltas=deltas)
-        _after_spending_change(txn.user_id, [month])
+        txn = Transaction.objects.select_for_update().select_related("merchant").get(pk=txn.pk)
+        _transactions_move(Transaction.objects.filter(pk=txn.pk), category, CategorySource.MANUAL)
+        vote_record(user_id=txn.user_id, merchant_key=txn.merchant_key, category=category)
+        if always:
+            merchant_name = txn.merchant.name if txn.merchant else txn.merchant_key.title()
+            user_rule_set(
+                user_id=txn.user_id, merchant_key=txn.merchant_key, merchant_name=merchant_name, category=category
+            )
+            if include_past:
+                uncategorized = Transaction.objects.filter(
+                    user_id=txn.user_id, merchant_key=txn.merchant_key, category_source=CategorySource.FALLBACK
+                )
+                _transactions_move(uncategorized, category, CategorySource.USER_RULE)
+    txn.refresh_from_db()
     return txn
+
+
+def _transactions_move(queryset: QuerySet[Transaction], category: Category, source: str) -> None:
+    """Set the rows' category and source, moving their amounts between monthly_spending rows."""
+    rows = list(queryset.select_for_update().values_list("pk", "user_id", "posted_on", "category_id", "amount"))
+    if not rows:
+        return
+    deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+    for _, _, posted_on, category_id, amount in rows:
+        if category_id != category.pk:
+            deltas[(_month(posted_on), category_id)].amount -= amount
+            deltas[(_month(posted_on), category_id)].count -= 1
+            deltas[(_month(posted_on), category.pk)].amount += amount
+            deltas[(_month(posted_on), category.pk)].count += 1
+    Transaction.objects.filter(pk__in=[row[0] for row in rows]).update(
+        category=category, category_source=source, updated_at=timezone.now()
+    )
+    user_id = rows[0][1]
+    monthly_spending_apply(user_id=user_id, deltas=deltas)
+    _after_spending_change(user_id, {_month(row[2]) for row in rows})

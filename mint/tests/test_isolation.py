@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from budgets import services as budget_services
-from categories.models import Category
+from categories.models import Category, UserRule
 from mint.api import build_router
 from notifications.models import Notification
 from transactions.models import Transaction
+from transactions.services import transaction_recategorize
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +25,14 @@ def victim_data(other_user, ingest, django_capture_on_commit_callbacks):
             user=other_user, category=Category.objects.get(path="food"), amount=Decimal("10")
         )
     ingest(account, (timezone.localdate(), "-50.00", "WHOLE FOODS MKT #10234"))
+    victim_txn = Transaction.objects.get(user=other_user)
+    transaction_recategorize(txn=victim_txn, category=Category.objects.get(path="food/groceries"), always=True)
     return {
         "account": account.pk,
         "transaction": Transaction.objects.get(user=other_user).pk,
         "budget": budget.pk,
         "notification": Notification.objects.get(user=other_user).pk,
+        "rule": UserRule.objects.get(user=other_user).pk,
     }
 
 
@@ -41,15 +45,19 @@ DETAIL_CASES = [
     ("budget-detail", "get", "budget", None),
     ("notification-detail", "get", "notification", None),
     ("notification-read", "post", "notification", None),
+    ("rule-detail", "get", "rule", None),
+    ("rule-detail", "patch", "rule", {"category": "food/dining"}),
+    ("rule-detail", "delete", "rule", None),
 ]
-LIST_CASES = ["account-list", "transaction-list", "budget-list", "notification-list"]
+LIST_CASES = ["account-list", "transaction-list", "budget-list", "notification-list", "rule-list"]
+SHARED_ROUTES = {"category-list"}  # the category tree is the same for everyone
 
 
 def test_every_router_route_has_an_isolation_case():
     routes = {pattern.name for pattern in build_router().urls if isinstance(pattern, URLPattern) and pattern.name} - {
         "api-root"
     }
-    covered = {name for name, *_ in DETAIL_CASES} | set(LIST_CASES)
+    covered = {name for name, *_ in DETAIL_CASES} | set(LIST_CASES) | SHARED_ROUTES
     assert routes <= covered, f"routes without an isolation case: {sorted(routes - covered)}"
 
 
@@ -77,8 +85,11 @@ def test_spending_is_the_callers_own(user_client, victim_data):
 def test_nothing_was_changed(user_client, victim_data):
     user_client.patch(f"/api/v1/transactions/{victim_data['transaction']}/", {"category": "food/dining"}, format="json")
     user_client.post(f"/api/v1/notifications/{victim_data['notification']}/read/")
+    user_client.patch(f"/api/v1/rules/{victim_data['rule']}/", {"category": "food/dining"}, format="json")
+    user_client.delete(f"/api/v1/rules/{victim_data['rule']}/")
     assert Transaction.objects.get(pk=victim_data["transaction"]).category.path == "food/groceries"
     assert Notification.objects.get(pk=victim_data["notification"]).read_at is None
+    assert UserRule.objects.get(pk=victim_data["rule"]).category.path == "food/groceries"
 
 
 ANONYMOUS_CASES = [
