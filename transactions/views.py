@@ -36,8 +36,13 @@ def transaction_category_change(request: AuthenticatedHttpRequest, txn_id: int) 
     if category is None:
         messages.error(request, "Choose a category from the list.")
     else:
-        services.transaction_recategorize(txn=txn, category=category)
-        messages.success(request, f"“{txn.description}” is now in {category.path}.")
+        always = bool(request.POST.get("always"))
+        # In the browser "always" also tidies the merchant's uncategorized past (the API asks separately).
+        services.transaction_recategorize(txn=txn, category=category, always=always, include_past=always)
+        if always:
+            messages.success(request, f"{category.path}, now and from now on, for this merchant.")
+        else:
+            messages.success(request, f"“{txn.description}” is now in {category.path}.")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "transactions:list"

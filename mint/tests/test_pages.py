@@ -76,7 +76,7 @@ def test_another_users_transaction_cannot_be_changed_from_the_page(logged_in, ot
 
 
 def test_pages_require_login(client):
-    for path in ["/", "/transactions/", "/accounts/", "/accounts/link/", "/notifications/"]:
+    for path in ["/", "/transactions/", "/accounts/", "/accounts/link/", "/notifications/", "/rules/"]:
         assert client.get(path)["Location"].startswith("/login/")
 
 
@@ -92,3 +92,33 @@ def test_category_change_does_not_redirect_off_site(logged_in, user, ingest):
 
 def test_a_month_out_of_range_on_the_transactions_page_is_ignored(logged_in):
     assert logged_in.get("/transactions/?month=9999-12").status_code == 200
+
+
+def test_always_for_this_merchant_from_the_page_creates_a_rule_shown_on_the_rules_page(logged_in, user, ingest):
+    account = AccountFactory(user=user)
+    ingest(account, (dt.date(2026, 10, 4), "-40.00", "QUIXOTIC GADGETS PORTLAND OR"))
+    txn = Transaction.objects.get()
+
+    logged_in.post(f"/transactions/{txn.pk}/category/", {"category": "shopping/electronics", "always": "1"})
+
+    page = logged_in.get("/rules/").content.decode()
+    assert "Quixotic Gadgets" in page
+    rule_id = user.category_rules.get().pk
+    logged_in.post(f"/rules/{rule_id}/", {"category": "shopping/general"})
+    assert user.category_rules.get().category.path == "shopping/general"
+    logged_in.post(f"/rules/{rule_id}/", {"delete": "1"})
+    assert not user.category_rules.exists()
+
+
+def test_another_users_rule_cannot_be_changed_from_the_page(logged_in, other_user, ingest):
+    from categories.models import Category
+    from transactions.services import transaction_recategorize
+
+    account = AccountFactory(user=other_user)
+    ingest(account, (dt.date(2026, 10, 4), "-40.00", "QUIXOTIC GADGETS PORTLAND OR"))
+    transaction_recategorize(
+        txn=Transaction.objects.get(), category=Category.objects.get(path="gifts/gifts"), always=True
+    )
+    rule = other_user.category_rules.get()
+    assert logged_in.post(f"/rules/{rule.pk}/", {"delete": "1"}).status_code == 404
+    assert other_user.category_rules.exists()
