@@ -186,7 +186,7 @@ class MerchantAdmin(MapEditAdmin):
 class DescriptorRuleForm(forms.ModelForm):
     class Meta:
         model = DescriptorRule
-        fields = ["pattern", "kind", "category"]
+        fields = ["pattern", "kind", "direction", "priority", "category"]
 
     def clean(self):
         super().clean()
@@ -209,10 +209,10 @@ class DescriptorRuleForm(forms.ModelForm):
 @admin.register(DescriptorRule)
 class DescriptorRuleAdmin(MapEditAdmin):
     form = DescriptorRuleForm
-    list_display = ["pattern", "kind", "category", "updated_at"]
+    list_display = ["pattern", "kind", "direction", "priority", "category", "updated_at"]
     list_select_related = ["category"]
     search_fields = ["pattern"]
-    list_filter = ["kind", "category__parent"]
+    list_filter = ["kind", "direction", "category__parent"]
 
 
 @admin.register(MerchantCategoryCode)

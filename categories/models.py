@@ -58,18 +58,31 @@ class MerchantAlias(models.Model):
 
 
 class DescriptorRule(TimeStampedModel):
-    """Fallback: the descriptor decides the category ("PAYROLL" -> income/paycheck)."""
+    """Fallback: the descriptor decides the category ("PAYROLL" -> income/paycheck).
+
+    Higher priority first; within a priority, regular expressions before keywords, and the
+    longest keyword that matches. A direction limits a rule to money in or money out
+    ("INTEREST" is income in, a fee out).
+    """
 
     class Kind(models.TextChoices):
         KEYWORD = "keyword", "Keyword (whole words, normalised)"
         REGEX = "regex", "Regular expression (on the raw descriptor, upper case)"
 
-    pattern = models.CharField(max_length=200, unique=True)
+    class Direction(models.TextChoices):
+        ANY = "any", "Money in or out"
+        IN = "in", "Money in"
+        OUT = "out", "Money out"
+
+    pattern = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.KEYWORD)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.ANY)
+    priority = models.SmallIntegerField(default=0, help_text="Higher first; processor defaults are -1")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        ordering = ["pattern"]
+        ordering = ["-priority", "pattern"]
+        constraints = [models.UniqueConstraint(fields=["pattern", "direction"], name="descriptor_rule_unique")]
 
     def __str__(self) -> str:
         return f"{self.pattern} -> {self.category}"

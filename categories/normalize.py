@@ -14,95 +14,98 @@ from functools import lru_cache
 from .places import CA_PROVINCES, CITIES, COUNTRIES, MAX_CITY_TOKENS, US_STATES
 
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+# ACH addenda (Bank of America style): the payer's name and ids are not the merchant.
+_ACH_NOISE = re.compile(r"\bINDN:.*$|\bCO ID:\s*\S+|\b(?:ID|DES|CONF|PMT INFO):\s*")
 # Removed from the raw text before it is split into words.
 _RAW_NOISE = re.compile(
-    r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"  # 11/02, 11/02/2026
+    r"(?=[0-9OXC*#])(?:"  # only where one of these can start: lets the engine skip most positions
+    r"\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b"  # 11/02, 11/02/2026, 11-07-24
     r"|\b\d{4}-\d{2}-\d{2}\b"  # 2026-11-02
     rf"|\bON \d{{1,2}} (?:{_MONTHS})\w*(?: \d{{2,4}})?\b"  # ON 02 NOV (UK)
     rf"|\b\d{{1,2}}(?:{_MONTHS})\d{{0,4}}\b"  # 02NOV26
     r"|\bX{2,}\d{0,4}\b|\*{2,}\d{0,4}"  # XXXXX1234, ****1234: masked card numbers
     r"|\bCARD(?: NO\.?| #)? ?\d{4}\b"  # CARD 4321
     r"|#\s*\d+\b"  # #7, # 0394: store numbers, however short
+    r")"
+)
+# Bank and card wording in front of the merchant's own name, in any combination.
+_BANK_WORDING = (
+    "PURCHASE AUTHORIZED ON",
+    "RECURRING PAYMENT AUTHORIZED ON",
+    "RECURRING PAYMENT",
+    "RECURRING PURCHASE",
+    "DEBIT CARD PURCHASE",
+    "DEBIT PURCHASE",
+    "DEBIT CARD",
+    "CARD PURCHASE",
+    "CARD PAYMENT TO",
+    "CARD PAYMENT",
+    "CONTACTLESS PAYMENT",
+    "CONTACTLESS",
+    "DIRECT DEBIT PAYMENT TO",
+    "DIRECT DEBIT",
+    "WITHDRAWAL POS",
+    "POS DEBIT",
+    "POS PURCHASE",
+    "POS",
+    "VISA DDA PUR",
+    "VISA",
+    "DBT CRD",
+    "CHECKCARD",
+    "PURCHASE",
+    "ACH DEBIT",
+    "DEBIT",
+    "DD",
+)
+_BANK_PREFIX = re.compile(
+    r"^(?:(?:"
+    + "|".join(phrase.replace(" ", r"[\s:-]+") for phrase in sorted(_BANK_WORDING, key=len, reverse=True))
+    + r")(?:[\s:*-]+|$))+"
 )
 # "PAYPAL *NETFLIX": a processor or marketplace in front of the merchant's own name.
-_PROCESSOR = re.compile(r"^(?:SQ|TST|PAYPAL|PP|SP|CLV|IN|DD|GOOGLE|WPY|BT|SQU) ?\* ?")
+_PROCESSOR = re.compile(r"^(?:SQ|TST|PAYPAL|PP|SP|CLV|IN|DD|EB|GOOGLE|WPY|BT|SQU) ?\* ?")
 _URL = re.compile(r"(?:WWW\.|HTTPS?:)|\.(?:COM|NET|ORG|CO|IO|US|UK|IE)")
+_INITIALS = re.compile(r"\b[A-Z](?:[-.][A-Z])+\b")  # H-E-B, A.C. MOORE: one word, whatever the dots
 _SPLIT_S = re.compile(r"(?<=[A-Z]) S(?=\s|$)")  # "TRADER JOE S" (an apostrophe printed as a space)
 _NOT_WORD = re.compile(r"[^A-Z0-9&]+")
-_HAS_DIGIT = re.compile(r"\d")
-
-# Bank and card wording put in front of the merchant's own name, longest first.
-_PREFIXES: tuple[tuple[str, ...], ...] = tuple(
-    sorted(
-        (
-            tuple(prefix.split())
-            for prefix in (
-                "PURCHASE AUTHORIZED ON",
-                "RECURRING PAYMENT AUTHORIZED ON",
-                "RECURRING PAYMENT",
-                "RECURRING PURCHASE",
-                "DEBIT CARD PURCHASE",
-                "DEBIT CARD",
-                "CARD PURCHASE",
-                "CARD PAYMENT TO",
-                "CARD PAYMENT",
-                "CONTACTLESS PAYMENT",
-                "CONTACTLESS",
-                "DIRECT DEBIT PAYMENT TO",
-                "DIRECT DEBIT",
-                "POS DEBIT",
-                "POS PURCHASE",
-                "POS",
-                "VISA DDA PUR",
-                "DBT CRD",
-                "CHECKCARD",
-                "PURCHASE",
-                "ACH DEBIT",
-                "SQ",
-                "TST",
-                "PAYPAL",
-                "PP",
-                "SP",
-                "CLV",
-            )
-        ),
-        key=len,
-        reverse=True,
-    )
-)
+# Store numbers, terminal ids, phone numbers and reference codes: any word with a digit,
+# except a one- or two-digit number, which is part of a name ("7 ELEVEN", "24 HOUR FITNESS").
+_REFERENCE = re.compile(r"\b(?![0-9]{1,2}\b)[A-Z&]*[0-9][A-Z0-9&]*")
 # Words that never name a merchant: reference labels and standard entry classes.
 _NOISE_WORDS = frozenset(["REF", "ID", "PPD", "CCD", "WEB", "TEL", "AUTH", "TRACE", "XX", "INST"])
 MAX_KEY_TOKENS = 4
 
 
-def _is_reference(token: str) -> bool:
-    """Store numbers, terminal ids, phone numbers and reference codes.
-
-    Any token with a digit, except a one- or two-digit number: those are part of names
-    ("7 ELEVEN", "76", "24 HOUR FITNESS").
-    """
-    if not _HAS_DIGIT.search(token):
-        return False
-    return not (token.isdigit() and len(token) <= 2)
-
-
 @lru_cache(maxsize=200_000)
 def _tokens(raw: str) -> tuple[str, ...]:
-    text = _PROCESSOR.sub("", raw.upper().strip())
-    text = _SPLIT_S.sub("S", _RAW_NOISE.sub(" ", text))
+    # The cheap `in` tests skip passes that cannot apply: this runs for every new descriptor.
+    text = raw.upper()
+    if "-" in text or "." in text:
+        text = _INITIALS.sub(lambda match: match.group().replace("-", "").replace(".", ""), text)
+    if ":" in text:
+        text = _ACH_NOISE.sub(" ", text)
+    text = _RAW_NOISE.sub(" ", text).strip()
+    # Bank wording and processor prefixes can come in either order ("POS DEBIT SQ *CAFE").
+    while match := (_BANK_PREFIX.match(text) or _PROCESSOR.match(text)):
+        rest = text[match.end() :].lstrip(" ,.-")
+        if not rest:
+            break
+        text = rest
+    if " S" in text:
+        text = _SPLIT_S.sub("S", text)
     words = text.split()
     # A URL after the first word is the processor's help line ("UBER *TRIP HELP.UBER.COM").
-    words = words[:1] + [word for word in words[1:] if not _URL.search(word)]
-    tokens = _NOT_WORD.sub(" ", " ".join(words).replace("'", "")).split()
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in _PREFIXES:
-            if len(tokens) > len(prefix) and tuple(tokens[: len(prefix)]) == prefix:
-                tokens = tokens[len(prefix) :]
-                stripped = True
-                break
-    return tuple(token for token in tokens if not _is_reference(token) and token not in _NOISE_WORDS)
+    words = words[:1] + [word for word in words[1:] if not ("." in word and _URL.search(word))]
+    text = _NOT_WORD.sub(" ", " ".join(words).replace("'", ""))
+    tokens = [token for token in _REFERENCE.sub(" ", text).split() if token not in _NOISE_WORDS]
+    while len(tokens) > 1 and len(tokens[0]) == 1 and tokens[0].isalpha():  # a stray card-type letter
+        tokens.pop(0)
+    return tuple(tokens)
+
+
+def name_key(name: str) -> str:
+    """A curated merchant's identity: its whole name, upper case, punctuation folded."""
+    return " ".join(_NOT_WORD.sub(" ", name.upper().replace("'", "")).split())
 
 
 def descriptor_tokens(raw: str) -> tuple[str, ...]:

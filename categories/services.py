@@ -90,7 +90,9 @@ def _merchants_load(categories: dict[str, Category], using: str) -> bool:
     taken = set(MerchantAlias.objects.using(using).values_list("key", flat=True))
     aliases = []
     for merchant, row in zip(merchants, new_rows, strict=True):
-        for alias in [row["name"], *row["aliases"].split("|")]:
+        # Only the listed aliases: a name alone can be a common word ("Spin") or lose its
+        # digits in normalisation ("The O2" -> "THE").
+        for alias in row["aliases"].split("|"):
             key = normalize_descriptor(alias)
             if key and key not in taken:
                 taken.add(key)
@@ -100,13 +102,23 @@ def _merchants_load(categories: dict[str, Category], using: str) -> bool:
 
 
 def _rules_load(categories: dict[str, Category], using: str) -> bool:
-    known = set(DescriptorRule.objects.using(using).values_list("pattern", flat=True))
+    known = set(DescriptorRule.objects.using(using).values_list("pattern", "direction"))
     rules = []
     for row in _read_csv("descriptor_rules.csv"):
-        pattern = normalize_descriptor(row["pattern"])
-        if pattern and pattern not in known:
-            known.add(pattern)
-            rules.append(DescriptorRule(pattern=pattern, category=categories[row["category"]]))
+        kind = row.get("kind") or DescriptorRule.Kind.KEYWORD
+        direction = row.get("direction") or DescriptorRule.Direction.ANY
+        pattern = row["pattern"] if kind == DescriptorRule.Kind.REGEX else normalize_descriptor(row["pattern"])
+        if pattern and (pattern, direction) not in known:
+            known.add((pattern, direction))
+            rules.append(
+                DescriptorRule(
+                    pattern=pattern,
+                    kind=kind,
+                    direction=direction,
+                    priority=int(row.get("priority") or 0),
+                    category=categories[row["category"]],
+                )
+            )
     DescriptorRule.objects.using(using).bulk_create(rules)
     return bool(rules)
 
@@ -202,8 +214,7 @@ def merchant_accept(*, merchant_key: str, name: str, category: Category) -> Merc
     elif merchant.category_id != category.pk:
         merchant.category = category
         merchant.save(update_fields=["category", "updated_at"])
-    for key in {merchant_key, normalize_descriptor(name)} - {""}:
-        MerchantAlias.objects.get_or_create(key=key, defaults={"merchant": merchant})
+    MerchantAlias.objects.get_or_create(key=merchant_key, defaults={"merchant": merchant})
     UnmatchedMerchant.objects.filter(merchant_key=merchant_key).delete()
     UnmatchedMerchantUser.objects.filter(merchant_key=merchant_key).delete()
     transaction.on_commit(categorizer_invalidate)
@@ -263,7 +274,7 @@ def merchants_csv_import(text: str) -> MerchantImport:
             merchant.category = category
             merchant.save(update_fields=["category", "updated_at"])
             updated.append(merchant)
-        for alias in [name, *(row.get("aliases") or "").split("|")]:
+        for alias in (row.get("aliases") or "").split("|"):
             key = normalize_descriptor(alias)
             if not key or taken.get(key) == merchant.pk:
                 continue

@@ -97,7 +97,10 @@ def test_a_bad_import_line_saves_nothing_and_names_the_line(client, staff):
 
 
 def test_regex_rules_are_validated_and_applied(client, staff, ingest, django_capture_on_commit_callbacks):
-    bad = client.post("/admin/categories/descriptorrule/add/", {"pattern": "PAYROLL(", "kind": "regex", "category": 1})
+    bad = client.post(
+        "/admin/categories/descriptorrule/add/",
+        {"pattern": "PAYROLL(", "kind": "regex", "direction": "any", "priority": 0, "category": 1},
+    )
     assert "Not a valid regular expression" in bad.content.decode()
 
     from categories.models import Category
@@ -105,9 +108,15 @@ def test_regex_rules_are_validated_and_applied(client, staff, ingest, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             "/admin/categories/descriptorrule/add/",
-            {"pattern": r"^HOA DUES \d+", "kind": "regex", "category": Category.objects.get(path="housing/rent").pk},
+            {
+                "pattern": r"^HOA DUES \d+",
+                "kind": "regex",
+                "direction": "any",
+                "priority": 0,
+                "category": Category.objects.get(path="housing/rent").pk,
+            },
         )
-    assert DescriptorRule.objects.filter(kind="regex").count() == 1
+    assert DescriptorRule.objects.filter(kind="regex", pattern=r"^HOA DUES \d+").exists()
     ingest(AccountFactory.create(user=staff), (dt.date(2026, 10, 1), "-250.00", "HOA DUES 8812 MAPLE CT"))
     assert Transaction.objects.get().category.path == "housing/rent"
 
