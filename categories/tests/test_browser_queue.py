@@ -32,6 +32,6 @@ def test_staff_accept_a_merchant_from_the_queue(live_server, browser, ingest, sc
     row.locator("input[type=submit]").click()
 
     page.wait_for_selector("text=is now shopping/electronics for new transactions")
-    assert Merchant.objects.get(name="Quixotic Gadgets").category.path == "shopping/electronics"
+    assert Merchant.objects.filter(name="Quixotic Gadgets", category__path="shopping/electronics").exists()
     assert page.locator("#queue").count() == 0  # nothing left waiting
     page.close()

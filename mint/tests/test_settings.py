@@ -23,7 +23,7 @@ PRODUCTION_ENV = {
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DEBUG")}
-    for key in ("SECRET_KEY", "CREDENTIALS_KEYS", "TASKS_SYNC", "DEMO_MODE"):
+    for key in ("SECRET_KEY", "CREDENTIALS_KEYS", "TASKS_SYNC", "DEMO_MODE", "DJANGO_ALLOW_ASYNC_UNSAFE"):
         clean.pop(key, None)
     return subprocess.run(  # noqa: S603
         [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
