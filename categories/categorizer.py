@@ -117,7 +117,18 @@ class Categorizer:
         self._inflow_fallback_id = inflow_fallback_id
 
     def _merchant(self, tokens: tuple[str, ...]) -> tuple[int, int | None] | None:
-        """(merchant id, curated category id) for the longest alias the descriptor starts with."""
+        """(merchant id, curated category id) for the longest alias the descriptor starts with.
+
+        A lone letter in front ("C , TESCO STORES", a card-type flag some exports print) is
+        skipped if nothing matches with it; it cannot be dropped while normalising, because
+        "T MOBILE" or "E ON" need theirs.
+        """
+        match = self._alias_at(tokens)
+        if match is None and len(tokens) > 1 and len(tokens[0]) == 1:
+            match = self._alias_at(tokens[1:])
+        return match
+
+    def _alias_at(self, tokens: tuple[str, ...]) -> tuple[int, int | None] | None:
         if not tokens:
             return None
         longest = self._alias_sizes.get(tokens[0], 0)

@@ -98,8 +98,6 @@ def _tokens(raw: str) -> tuple[str, ...]:
     words = words[:1] + [word for word in words[1:] if not ("." in word and _URL.search(word))]
     text = _NOT_WORD.sub(" ", " ".join(words).replace("'", ""))
     tokens = [token for token in _REFERENCE.sub(" ", text).split() if token not in _NOISE_WORDS]
-    while len(tokens) > 1 and len(tokens[0]) == 1 and tokens[0].isalpha():  # a stray card-type letter
-        tokens.pop(0)
     return tuple(tokens)
 
 

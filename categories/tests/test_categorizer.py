@@ -38,7 +38,8 @@ pytestmark = pytest.mark.django_db
         ("PURCHASE AUTHORIZED ON 11/01 H-E-B #412 AUSTIN TX S516146100330766 CARD 7702", "HEB AUSTIN TX", "HEB"),
         ("GUSTO DES:PAY 482713 ID:7W9KQ2P1 INDN:MARTINEZ DANIEL CO ID:9138864001 CCD", "GUSTO PAY", "GUSTO PAY"),
         ("POS Debit- Debit Card 7702 11-07-24 Applebees 9223 Columbus OH", "APPLEBEES COLUMBUS OH", "APPLEBEES"),
-        ("3391 22OCT24 C , TESCO STORES 6152 , MANCHESTER GB", "TESCO STORES MANCHESTER GB", "TESCO STORES"),
+        ("3391 22OCT24 C , TESCO STORES 6152 , MANCHESTER GB", "C TESCO STORES MANCHESTER GB", "C TESCO STORES"),
+        ("T-MOBILE*AUTO PAY 800-937-8997", "T MOBILE AUTO PAY", "T MOBILE AUTO PAY"),
         ("DD PUREGYM LTD", "PUREGYM LTD", "PUREGYM LTD"),
     ],
 )
@@ -63,6 +64,8 @@ def categorize(descriptor: str, amount: str = "-10.00", mcc: str = ""):
         ("WHOLE FOODS MKT #10234", "food/groceries"),
         ("TRADER JOE'S #552 QPS", "food/groceries"),
         ("NETFLIX.COM", "entertainment/streaming"),
+        ("T-MOBILE*AUTO PAY 800-937-8997", "bills/phone"),
+        ("3391 22OCT24 C , TESCO STORES 6152 , MANCHESTER GB", "food/groceries"),
     ],
 )
 def test_known_merchants_come_from_the_merchant_map(descriptor, path):
