@@ -30,9 +30,11 @@ from .models import (
     MerchantAlias,
     MerchantCategoryCode,
 )
-from .normalize import descriptor_tokens, merchant_key, name_key, normalize_descriptor
+from .normalize import FOLD_DIGITS, descriptor_tokens, has_digits, merchant_key, name_key, normalize_descriptor
 
 MAP_VERSION_KEY = "categories:map-version"
+DECISION_CACHE_SIZE = 50_000
+SHAPE_SAFE_SOURCES = frozenset([CategorySource.MERCHANT_MAP, CategorySource.CROWD, CategorySource.PROVIDER])
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class Categorization:
     merchant_key: str  # the merchant's identity for user rules, votes and the curation queue
 
 
-_key_for_tokens = lru_cache(maxsize=200_000)(merchant_key)
+_key_for_tokens = lru_cache(maxsize=50_000)(merchant_key)
 
 
 @dataclass(frozen=True)
@@ -55,37 +57,55 @@ class Rule:
     category_id: int
 
 
-def _fits(direction: str, amount: Decimal) -> bool:
-    return direction == "any" or (direction == "in") == (amount > 0)
+def _reads_digit_values(pattern: str) -> bool:
+    """Whether a regular expression can tell digits apart (a literal 7 can; \\d, 0-9 or {2,4} cannot)."""
+    return bool(re.search(r"[0-9]", re.sub(r"\{\d*,?\d*\}|\\d|0-9", "", pattern)))
 
 
-class _RuleLevel:
-    """The rules of one priority: regular expressions in order, then the longest keyword."""
+def _fits(direction: str, inflow: bool) -> bool:
+    return direction == "any" or (direction == "in") == inflow
+
+
+class RuleSet:
+    """Pattern rules: the highest priority wins; within a priority a regular expression, then
+    the longest keyword. Keywords are whole normalised words, so they are looked up as word
+    n-grams of the descriptor in a dictionary, not searched for one by one.
+    """
 
     def __init__(self, rules: list[Rule]) -> None:
-        self.regexes = [
-            (re.compile(rule.pattern), rule.direction, rule.category_id) for rule in rules if rule.kind == "regex"
-        ]
-        self.keywords: dict[str, list[tuple[str, int]]] = {}
+        self.regexes = sorted(
+            (
+                (rule.priority, re.compile(rule.pattern), rule.direction, rule.category_id)
+                for rule in rules
+                if rule.kind == "regex"
+            ),
+            key=lambda regex: -regex[0],
+        )
+        self.keywords: dict[tuple[str, ...], list[tuple[int, int, str, int]]] = {}
         for rule in rules:
             if rule.kind != "regex":
-                self.keywords.setdefault(rule.pattern, []).append((rule.direction, rule.category_id))
-        # Longest first, so "INTEREST CHARGE" wins over "INTEREST" at the same spot.
-        ordered = sorted(self.keywords, key=len, reverse=True)
-        self.keyword_regex = re.compile(r"\b(?:" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
+                words = tuple(rule.pattern.split())
+                self.keywords.setdefault(words, []).append(
+                    (rule.priority, len(rule.pattern), rule.direction, rule.category_id)
+                )
+        self.max_words = max((len(words) for words in self.keywords), default=0)
 
-    def match(self, descriptor: str, text: str, amount: Decimal) -> int | None:
+    def match(self, descriptor: str, tokens: tuple[str, ...], inflow: bool) -> int | None:
+        best: tuple[int, int, int] | None = None  # (priority, keyword length, category)
+        count = len(tokens)
+        for start in range(count):
+            for size in range(1, min(self.max_words, count - start) + 1):
+                for priority, length, direction, category_id in self.keywords.get(tokens[start : start + size], ()):
+                    if _fits(direction, inflow) and (best is None or (priority, length) > best[:2]):
+                        best = (priority, length, category_id)
         if self.regexes:
             upper = descriptor.upper()
-            for pattern, direction, category_id in self.regexes:
-                if _fits(direction, amount) and pattern.search(upper):
+            for priority, pattern, direction, category_id in self.regexes:
+                if best is not None and priority < best[0]:
+                    break
+                if _fits(direction, inflow) and pattern.search(upper):
                     return category_id
-        if self.keyword_regex is not None:
-            for found in sorted(set(self.keyword_regex.findall(text)), key=len, reverse=True):
-                for direction, category_id in self.keywords[found]:
-                    if _fits(direction, amount):
-                        return category_id
-        return None
+        return best[2] if best is not None else None
 
 
 class Categorizer:
@@ -108,13 +128,18 @@ class Categorizer:
             self._alias_sizes[words[0]] = max(self._alias_sizes.get(words[0], 0), len(words))
         self._merchant_keys = merchant_keys
         self._crowd = crowd
-        self._rule_levels = [
-            _RuleLevel([rule for rule in rules if rule.priority == priority])
-            for priority in sorted({rule.priority for rule in rules}, reverse=True)
-        ]
+        self._rules = RuleSet(rules)
         self._mcc = mcc
         self._fallback_id = fallback_id
         self._inflow_fallback_id = inflow_fallback_id
+        # Statements repeat descriptors, and a decision depends on nothing but the descriptor,
+        # the direction of the money and the MCC (user rules apply on top), so recent ones are
+        # kept: by shape (digits read as 0) when digits cannot have mattered, else by text.
+        self._by_shape: dict[tuple[str, bool, str], Categorization] = {}
+        self._by_text: dict[tuple[str, bool, str], Categorization] = {}
+        self._shape_safe = SHAPE_SAFE_SOURCES
+        if not any(rule.kind == "regex" and _reads_digit_values(rule.pattern) for rule in rules):
+            self._shape_safe = frozenset(CategorySource)  # no rule can tell "88" from "12"
 
     def _merchant(self, tokens: tuple[str, ...]) -> tuple[int, int | None] | None:
         """(merchant id, curated category id) for the longest alias the descriptor starts with.
@@ -141,23 +166,37 @@ class Categorizer:
     def categorize(
         self, descriptor: str, *, amount: Decimal, mcc: str = "", user_rules: Mapping[str, int] | None = None
     ) -> Categorization:
-        tokens = descriptor_tokens(descriptor)
+        inflow = amount > 0
+        shape = descriptor.translate(FOLD_DIGITS)
+        decided = self._by_shape.get((shape, inflow, mcc)) or self._by_text.get((descriptor, inflow, mcc))
+        if decided is None:
+            tokens = descriptor_tokens(descriptor, shape)
+            decided = self._decide(descriptor, tokens, inflow, mcc)
+            # Only the rules read the raw text (a regular expression may test digits), and a
+            # short number can survive into the words: otherwise the shape decides alike.
+            by_shape = decided.source in self._shape_safe and not has_digits(tokens)
+            memo = self._by_shape if by_shape else self._by_text
+            if len(memo) >= DECISION_CACHE_SIZE:
+                memo.clear()
+            memo[(shape if by_shape else descriptor, inflow, mcc)] = decided
+        if user_rules and (category_id := user_rules.get(decided.merchant_key)) is not None:
+            return Categorization(category_id, CategorySource.USER_RULE, decided.merchant_id, decided.merchant_key)
+        return decided
+
+    def _decide(self, descriptor: str, tokens: tuple[str, ...], inflow: bool, mcc: str) -> Categorization:
+        """Every step after the user's own rules, which the caller applies on top."""
         match = self._merchant(tokens)
         merchant_id, curated = match if match is not None else (None, None)
         key = self._merchant_keys[merchant_id] if merchant_id is not None else _key_for_tokens(tokens)
-        if user_rules and (category_id := user_rules.get(key)) is not None:
-            return Categorization(category_id, CategorySource.USER_RULE, merchant_id, key)
         if curated is not None:
             return Categorization(curated, CategorySource.MERCHANT_MAP, merchant_id, key)
         if (category_id := self._crowd.get(key)) is not None:
             return Categorization(category_id, CategorySource.CROWD, merchant_id, key)
         if mcc and (category_id := self._mcc.get(mcc)) is not None:
             return Categorization(category_id, CategorySource.PROVIDER, merchant_id, key)
-        text = " ".join(tokens)
-        for level in self._rule_levels:
-            if (category_id := level.match(descriptor, text, amount)) is not None:
-                return Categorization(category_id, CategorySource.PATTERN, merchant_id, key)
-        fallback = self._inflow_fallback_id if amount > 0 else self._fallback_id
+        if (category_id := self._rules.match(descriptor, tokens, inflow)) is not None:
+            return Categorization(category_id, CategorySource.PATTERN, merchant_id, key)
+        fallback = self._inflow_fallback_id if inflow else self._fallback_id
         return Categorization(fallback, CategorySource.FALLBACK, merchant_id, key)
 
 

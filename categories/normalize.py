@@ -9,7 +9,6 @@ patterns go through the same function, so both sides of a match agree on spellin
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from .places import CA_PROVINCES, CITIES, COUNTRIES, MAX_CITY_TOKENS, US_STATES
 
@@ -76,7 +75,37 @@ _NOISE_WORDS = frozenset(["REF", "ID", "PPD", "CCD", "WEB", "TEL", "AUTH", "TRAC
 MAX_KEY_TOKENS = 4
 
 
-@lru_cache(maxsize=200_000)
+FOLD_DIGITS = str.maketrans("0123456789", "0000000000")
+TOKEN_CACHE_SIZE = 100_000
+_cache: dict[str, tuple[str, ...]] = {}  # by shape, or by exact text when words keep digits
+
+
+def descriptor_tokens(raw: str, shape: str | None = None) -> tuple[str, ...]:
+    """The descriptor's words, cached by its shape (every digit read as 0).
+
+    Every pattern here treats digits as `\\d`, never by value, so two descriptors that
+    differ only in digits (store numbers, dates, references: "STARBUCKS STORE 05432" and
+    "... 10482") normalise alike, unless a short number survives into the words
+    ("7 ELEVEN"): those are cached by their exact text instead.
+    """
+    if shape is None:
+        shape = raw.translate(FOLD_DIGITS)
+    tokens = _cache.get(shape)
+    if tokens is not None and (shape == raw or not has_digits(tokens)):
+        return tokens
+    tokens = _cache.get(raw)
+    if tokens is None:
+        tokens = _tokens(raw)
+        if len(_cache) >= TOKEN_CACHE_SIZE:
+            _cache.clear()
+        _cache[raw if has_digits(tokens) else shape] = tokens
+    return tokens
+
+
+def has_digits(tokens: tuple[str, ...]) -> bool:
+    return any(not token.isalpha() and any(char.isdigit() for char in token) for token in tokens)
+
+
 def _tokens(raw: str) -> tuple[str, ...]:
     # The cheap `in` tests skip passes that cannot apply: this runs for every new descriptor.
     text = raw.upper()
@@ -106,12 +135,12 @@ def name_key(name: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", name.upper().replace("'", "")).split())
 
 
-def descriptor_tokens(raw: str) -> tuple[str, ...]:
-    return _tokens(raw)
-
-
 def normalize_descriptor(raw: str) -> str:
     return " ".join(_tokens(raw))
+
+
+def tokens_cache_clear() -> None:
+    _cache.clear()
 
 
 def merchant_key(tokens: tuple[str, ...]) -> str:

@@ -146,3 +146,24 @@ def test_default_tree_has_the_documented_paths_and_kinds():
     assert Category.objects.get(path="income/paycheck").kind == Category.Kind.INCOME
     assert Category.objects.get(path="transfer/credit-card-payment").kind == Category.Kind.TRANSFER
     assert Category.objects.filter(parent__isnull=True).count() == 17
+
+
+def test_caching_by_shape_never_changes_a_decision():
+    """Descriptors differing only in digits share cached work, except where digits matter."""
+    from categories.categorizer import categorizer_build
+
+    DescriptorRule.objects.create(
+        pattern=r"^HOA DUES 88\d+", kind=DescriptorRule.Kind.REGEX, category=Category.objects.get(path="housing/rent")
+    )
+    categorizer = categorizer_build()
+
+    def path(descriptor: str) -> str:
+        decision = categorizer.categorize(descriptor, amount=Decimal("-1"))
+        return Category.objects.get(pk=decision.category_id).path
+
+    assert path("HOA DUES 8812") == "housing/rent"
+    assert path("HOA DUES 1234") != "housing/rent"  # same shape, but the rule reads the digits
+    assert path("STARBUCKS STORE 05432") == path("STARBUCKS STORE 10482") == "food/coffee"
+    first = categorizer.categorize("7-ELEVEN 12345", amount=Decimal("-1"))
+    second = categorizer.categorize("8-ELEVEN 12345", amount=Decimal("-1"))  # a different short number
+    assert first.merchant_key != second.merchant_key
