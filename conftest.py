@@ -17,9 +17,23 @@ from accounts.demo_bank.server import DemoBankServer
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
+    """Every test starts with an empty cache, except the categorizer's map version.
+
+    Rebuilding the map (12,000 merchants) for every test is slow; the version is kept when
+    the test left it alone. Anything that changes the map bumps it (services, admin, the
+    reseeding after a flush), so a changed map is always rebuilt.
+    """
+    from categories.categorizer import MAP_VERSION_KEY
+
+    version = cache.get(MAP_VERSION_KEY)
     cache.clear()
+    if version is not None:
+        cache.set(MAP_VERSION_KEY, version, timeout=None)
     yield
+    unchanged = version is not None and cache.get(MAP_VERSION_KEY) == version
     cache.clear()
+    if unchanged:
+        cache.set(MAP_VERSION_KEY, version, timeout=None)
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ class DescriptorRule(TimeStampedModel):
         IN = "in", "Money in"
         OUT = "out", "Money out"
 
-    pattern = models.CharField(max_length=200)
+    pattern = models.CharField(max_length=1000)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.KEYWORD)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.ANY)
     priority = models.SmallIntegerField(default=0, help_text="Higher first; processor defaults are -1")

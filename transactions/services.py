@@ -314,7 +314,7 @@ def transaction_recategorize(
     month touched is re-aggregated in the same database transaction.
     """
     with transaction.atomic():
-        txn = Transaction.objects.select_for_update().select_related("merchant").get(pk=txn.pk)
+        txn = Transaction.objects.select_for_update(of=("self",)).select_related("merchant").get(pk=txn.pk)
         _transactions_move(Transaction.objects.filter(pk=txn.pk), category, CategorySource.MANUAL)
         vote_record(user_id=txn.user_id, merchant_key=txn.merchant_key, category=category)
         if always:
