@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from mint.admin import ReadOnlyModelAdmin
+
 from . import selectors, services
 from .categorizer import categorizer_invalidate
 from .models import Category, CrowdCategory, DescriptorRule, Merchant, MerchantAlias, MerchantCategoryCode, UserRule
@@ -130,6 +132,7 @@ class MerchantAdmin(MapEditAdmin):
             else:
                 self._log(request, result.created, ADDITION, "Imported from CSV")
                 self._log(request, result.updated, CHANGE, "Category changed by CSV import")
+                self._log(request, result.aliased, CHANGE, "Aliases added by CSV import")
                 self.message_user(
                     request,
                     f"Imported: {len(result.created)} new merchants, {len(result.updated)} changed, "
@@ -147,16 +150,18 @@ class MerchantAdmin(MapEditAdmin):
 
     def queue_view(self, request: HttpRequest) -> HttpResponse:
         """Unrecognised merchants by transactions affected; accepting one curates it for new imports."""
-        if not self.has_change_permission(request):
+        if not self.has_view_permission(request):
             raise PermissionDenied
         if request.method == "POST":
+            if not (self.has_add_permission(request) and self.has_change_permission(request)):
+                raise PermissionDenied
             return self._queue_accept(request)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Uncategorized merchants",
             "queue": selectors.curation_queue(limit=200),
-            "categories": selectors.category_list().filter(kind=Category.Kind.SPENDING),
+            "categories": selectors.category_list(),
         }
         return TemplateResponse(request, "admin/categories/merchant/queue.html", context)
 
@@ -223,18 +228,15 @@ class MerchantCategoryCodeAdmin(MapEditAdmin):
 
 
 @admin.register(CrowdCategory)
-class CrowdCategoryAdmin(admin.ModelAdmin):
-    """What users agree on, for merchants outside the curated map (kept in step with their votes)."""
+class CrowdCategoryAdmin(ReadOnlyModelAdmin):
+    """What users agree on, for merchants outside the curated map: kept in step with their votes.
+
+    To overrule the crowd, curate the merchant (the curated map comes first).
+    """
 
     list_display = ["merchant_key", "category", "voters", "total_voters", "updated_at"]
     list_select_related = ["category"]
     search_fields = ["merchant_key"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(UserRule)

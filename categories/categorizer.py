@@ -10,14 +10,17 @@ never comes here):
 
 from __future__ import annotations
 
-import re
+import importlib
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+import regex
 from django.core.cache import cache
 
 from .defaults import UNCATEGORIZED_INFLOW_PATH, UNCATEGORIZED_PATH
@@ -30,9 +33,11 @@ from .models import (
     MerchantAlias,
     MerchantCategoryCode,
 )
-from .normalize import FOLD_DIGITS, descriptor_tokens, has_digits, merchant_key, name_key, normalize_descriptor
+from .normalize import FOLD_DIGITS, descriptor_tokens, has_digits, merchant_key, normalize_descriptor
 
+logger = logging.getLogger(__name__)
 MAP_VERSION_KEY = "categories:map-version"
+UNVERSIONED_MAX_AGE = 60.0  # seconds a map is trusted while the cache cannot say its version
 DECISION_CACHE_SIZE = 50_000
 SHAPE_SAFE_SOURCES = frozenset([CategorySource.MERCHANT_MAP, CategorySource.CROWD, CategorySource.PROVIDER])
 
@@ -57,9 +62,57 @@ class Rule:
     category_id: int
 
 
+_DIGITS = range(ord("0"), ord("9") + 1)
+REGEX_TIMEOUT = 0.01  # seconds: a staff rule that backtracks without end must not stall imports
+
+
+def _search(pattern: regex.Pattern[str], text: str) -> bool:
+    try:
+        return pattern.search(text, timeout=REGEX_TIMEOUT) is not None
+    except TimeoutError:
+        logger.warning("descriptor rule %r timed out and was skipped", pattern.pattern)
+        return False
+
+
 def _reads_digit_values(pattern: str) -> bool:
-    """Whether a regular expression can tell digits apart (a literal 7 can; \\d, 0-9 or {2,4} cannot)."""
-    return bool(re.search(r"[0-9]", re.sub(r"\{\d*,?\d*\}|\\d|0-9", "", pattern)))
+    """Whether a regular expression can tell one digit from another.
+
+    `\\d`, `[0-9]` and `{2,4}` cannot; a literal 7, a range like `[0-5]` or a back-reference
+    can. Decided on the pattern as Python's own parser reads it; anything that will not
+    parse counts as reading digits.
+    """
+    sre = importlib.import_module("re._constants")
+    parser = importlib.import_module("re._parser")
+    nested = {sre.SUBPATTERN: -1, sre.MAX_REPEAT: 2, sre.MIN_REPEAT: 2, sre.POSSESSIVE_REPEAT: 2, sre.ASSERT: 1}
+    nested[sre.ASSERT_NOT] = 1
+
+    def some_digits(lo: int, hi: int) -> bool:
+        return lo <= _DIGITS[-1] and hi >= _DIGITS[0] and not (lo <= _DIGITS[0] and hi >= _DIGITS[-1])
+
+    def reads(items) -> bool:
+        for op, arg in items:
+            if op in (sre.LITERAL, sre.NOT_LITERAL) and arg in _DIGITS:
+                return True
+            if op in (sre.GROUPREF, sre.GROUPREF_EXISTS):
+                return True
+            if op is sre.IN and any(
+                (item_op in (sre.LITERAL, sre.NOT_LITERAL) and item in _DIGITS)
+                or (item_op is sre.RANGE and some_digits(*item))
+                for item_op, item in arg
+            ):
+                return True
+            if op in nested and reads(arg[nested[op]]):
+                return True
+            if op is sre.BRANCH and any(reads(branch) for branch in arg[1]):
+                return True
+            if op is sre.ATOMIC_GROUP and reads(arg):
+                return True
+        return False
+
+    try:
+        return reads(parser.parse(pattern))
+    except Exception:
+        return True
 
 
 def _fits(direction: str, inflow: bool) -> bool:
@@ -73,14 +126,14 @@ class RuleSet:
     """
 
     def __init__(self, rules: list[Rule]) -> None:
-        self.regexes = sorted(
-            (
-                (rule.priority, re.compile(rule.pattern), rule.direction, rule.category_id)
-                for rule in rules
-                if rule.kind == "regex"
-            ),
-            key=lambda regex: -regex[0],
-        )
+        compiled = []
+        for rule in rules:
+            if rule.kind == "regex":
+                try:
+                    compiled.append((rule.priority, regex.compile(rule.pattern), rule.direction, rule.category_id))
+                except regex.error:
+                    logger.error("skipping descriptor rule %r: not a valid regular expression", rule.pattern)
+        self.regexes = sorted(compiled, key=lambda item: -item[0])
         self.keywords: dict[tuple[str, ...], list[tuple[int, int, str, int]]] = {}
         for rule in rules:
             if rule.kind != "regex":
@@ -103,7 +156,7 @@ class RuleSet:
             for priority, pattern, direction, category_id in self.regexes:
                 if best is not None and priority < best[0]:
                     break
-                if _fits(direction, inflow) and pattern.search(upper):
+                if _fits(direction, inflow) and _search(pattern, upper):
                     return category_id
         return best[2] if best is not None else None
 
@@ -225,7 +278,7 @@ def categorizer_build() -> Categorizer:
     )
     return Categorizer(
         aliases=aliases,
-        merchant_keys={pk: name_key(name) for pk, name in Merchant.objects.values_list("pk", "name")},
+        merchant_keys=dict(Merchant.objects.values_list("pk", "key")),
         crowd=dict(CrowdCategory.objects.values_list("merchant_key", "category_id")),
         rules=rules,
         mcc=dict(MerchantCategoryCode.objects.values_list("code", "category_id")),
@@ -235,21 +288,30 @@ def categorizer_build() -> Categorizer:
 
 
 _lock = threading.Lock()
-_loaded: tuple[str, Categorizer] | None = None
+_loaded: tuple[str | None, float, Categorizer] | None = None
 
 
 def get_categorizer() -> Categorizer:
-    """This process's categorizer, rebuilt when another process changed the map."""
+    """This process's categorizer, rebuilt when another process changed the map.
+
+    The map's version lives in the cache. With no version there (an emptied cache), this
+    process starts one, so every process rebuilds once. If the cache cannot be reached at all,
+    the loaded map is used for up to a minute before it is rebuilt from the database.
+    """
     global _loaded
     version = cache.get(MAP_VERSION_KEY)
     if version is None:
-        # Unknown (cache emptied, or down): start a new version so every process rebuilds.
-        version = uuid.uuid4().hex
-        cache.add(MAP_VERSION_KEY, version, timeout=None)
+        cache.add(MAP_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(MAP_VERSION_KEY)
     with _lock:
-        if _loaded is None or _loaded[0] != version:
-            _loaded = (version, categorizer_build())
-        return _loaded[1]
+        now = time.monotonic()
+        if _loaded is not None and (
+            (version is not None and _loaded[0] == version)
+            or (version is None and now - _loaded[1] < UNVERSIONED_MAX_AGE)
+        ):
+            return _loaded[2]
+        _loaded = (version, now, categorizer_build())
+        return _loaded[2]
 
 
 def categorizer_invalidate() -> None:

@@ -35,6 +35,8 @@ class Merchant(TimeStampedModel):
     """A business behind bank descriptors, with the category the curated map gives it."""
 
     name = models.CharField(max_length=120, unique=True)
+    # The merchant's identity for user rules and votes; set once, so renaming keeps them.
+    key = models.CharField(max_length=120, db_index=True, editable=False)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -166,8 +168,12 @@ class UnmatchedMerchant(models.Model):
 
     merchant_key = models.CharField(max_length=120, primary_key=True)
     txn_count = models.PositiveIntegerField(default=0)
+    user_count = models.PositiveIntegerField(default=0)
     example = models.CharField(max_length=255, help_text="A raw descriptor, as a bank printed it")
     last_seen = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-user_count", "-txn_count"], name="unmatched_merchant_rank")]
 
     def __str__(self) -> str:
         return self.merchant_key

@@ -65,7 +65,9 @@ _BANK_PREFIX = re.compile(
 _PROCESSOR = re.compile(r"^(?:SQ|TST|PAYPAL|PP|SP|CLV|IN|DD|EB|GOOGLE|WPY|BT|SQU) ?\* ?")
 _URL = re.compile(r"(?:WWW\.|HTTPS?:)|\.(?:COM|NET|ORG|CO|IO|US|UK|IE)")
 _INITIALS = re.compile(r"\b[A-Z](?:[-.][A-Z])+\b")  # H-E-B, A.C. MOORE: one word, whatever the dots
-_SPLIT_S = re.compile(r"(?<=[A-Z]) S(?=\s|$)")  # "TRADER JOE S" (an apostrophe printed as a space)
+# "TRADER JOE S #552" (an apostrophe printed as a space): only before a store number or the
+# end, so "SAINSBURYS S/MKTS" stays apart and normalising twice changes nothing.
+_SPLIT_S = re.compile(r"(?<=[A-Z]) S(?=\s+[#\d]|\s*$)")
 _NOT_WORD = re.compile(r"[^A-Z0-9&]+")
 # Store numbers, terminal ids, phone numbers and reference codes: any word with a digit,
 # except a one- or two-digit number, which is part of a name ("7 ELEVEN", "24 HOUR FITNESS").
@@ -109,6 +111,8 @@ def has_digits(tokens: tuple[str, ...]) -> bool:
 def _tokens(raw: str) -> tuple[str, ...]:
     # The cheap `in` tests skip passes that cannot apply: this runs for every new descriptor.
     text = raw.upper()
+    if " S" in text:
+        text = _SPLIT_S.sub("S", text)
     if "-" in text or "." in text:
         text = _INITIALS.sub(lambda match: match.group().replace("-", "").replace(".", ""), text)
     if ":" in text:
@@ -120,19 +124,37 @@ def _tokens(raw: str) -> tuple[str, ...]:
         if not rest:
             break
         text = rest
-    if " S" in text:
-        text = _SPLIT_S.sub("S", text)
     words = text.split()
     # A URL after the first word is the processor's help line ("UBER *TRIP HELP.UBER.COM").
     words = words[:1] + [word for word in words[1:] if not ("." in word and _URL.search(word))]
     text = _NOT_WORD.sub(" ", " ".join(words).replace("'", ""))
     tokens = [token for token in _REFERENCE.sub(" ", text).split() if token not in _NOISE_WORDS]
+    if len(tokens) > 1 and tokens[-1] == "S":  # "MCDONALD S F12345": the S ends the name once F12345 is gone
+        tokens[-2:] = [tokens[-2] + "S"]
     return tuple(tokens)
 
 
+MAX_KEY_LENGTH = 120  # the columns that store keys
+
+
 def name_key(name: str) -> str:
-    """A curated merchant's identity: its whole name, upper case, punctuation folded."""
-    return " ".join(_NOT_WORD.sub(" ", name.upper().replace("'", "")).split())
+    """A new curated merchant's identity: its whole name, upper case, punctuation folded."""
+    return " ".join(_NOT_WORD.sub(" ", name.upper().replace("'", "")).split())[:MAX_KEY_LENGTH]
+
+
+def alias_key(alias: str) -> str | None:
+    """An alias in the matcher's spelling, or None if it would match far more than its merchant.
+
+    Refused: aliases that normalise to nothing; ones that start with a processor prefix
+    ("GOOGLE *STORE" would be "STORE"); and ones that lose words to normalisation and end up
+    a single word ("COFFEE #1" would be every "COFFEE ..." shop).
+    """
+    key = normalize_descriptor(alias)
+    if not key or len(key) > MAX_KEY_LENGTH or _PROCESSOR.match(alias.strip().upper()):
+        return None
+    if " " not in key and " " in name_key(alias):
+        return None
+    return key
 
 
 def normalize_descriptor(raw: str) -> str:
@@ -158,4 +180,4 @@ def merchant_key(tokens: tuple[str, ...]) -> str:
                 del words[-size:]
                 changed = True
                 break
-    return " ".join(words[:MAX_KEY_TOKENS])
+    return " ".join(words[:MAX_KEY_TOKENS])[:MAX_KEY_LENGTH]

@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 
 from mint.models import User
 
-from .models import Category, CategoryVote, CrowdCategory, UnmatchedMerchant, UnmatchedMerchantUser, UserRule
+from .models import Category, CategoryVote, CrowdCategory, UnmatchedMerchant, UserRule
 
 
 def category_list() -> QuerySet[Category]:
@@ -39,14 +39,9 @@ class QueuedMerchant:
 
 
 def curation_queue(*, limit: int = 100) -> list[QueuedMerchant]:
-    """Unrecognised merchants, most transactions first, with who is affected and what users chose."""
-    queued = list(UnmatchedMerchant.objects.order_by("-txn_count", "merchant_key")[:limit])
+    """Unrecognised merchants, most people affected first (then most transactions), with what users chose."""
+    queued = list(UnmatchedMerchant.objects.order_by("-user_count", "-txn_count", "merchant_key")[:limit])
     keys = [merchant.merchant_key for merchant in queued]
-    users = dict(
-        UnmatchedMerchantUser.objects.filter(merchant_key__in=keys)
-        .values_list("merchant_key")
-        .annotate(users=Count("pk"))
-    )
     votes: dict[str, list[tuple[str, int]]] = {}
     for key, path, count in (
         CategoryVote.objects.filter(merchant_key__in=keys)
@@ -64,7 +59,7 @@ def curation_queue(*, limit: int = 100) -> list[QueuedMerchant]:
             merchant_key=merchant.merchant_key,
             example=merchant.example,
             txn_count=merchant.txn_count,
-            user_count=users.get(merchant.merchant_key, 0),
+            user_count=merchant.user_count,
             suggestion=crowd.get(merchant.merchant_key),
             votes=votes.get(merchant.merchant_key, []),
         )

@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
-from mint.db import increment_upsert
+from mint.db import increment_upsert, insert_new, transaction_lock
 
 from .categorizer import categorizer_invalidate
 from .defaults import DEFAULT_TREE, NON_SPENDING_KINDS, display_name
@@ -31,12 +31,13 @@ from .models import (
     UnmatchedMerchantUser,
     UserRule,
 )
-from .normalize import normalize_descriptor
+from .normalize import alias_key, name_key, normalize_descriptor
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+MAX_MERCHANT_NAME = 120
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
@@ -85,15 +86,17 @@ def _merchants_load(categories: dict[str, Category], using: str) -> bool:
     if not new_rows:
         return False
     merchants = Merchant.objects.using(using).bulk_create(
-        [Merchant(name=row["name"], category=categories[row["category"]]) for row in new_rows]
+        [
+            Merchant(name=row["name"], key=name_key(row["name"]), category=categories[row["category"]])
+            for row in new_rows
+        ]
     )
     taken = set(MerchantAlias.objects.using(using).values_list("key", flat=True))
     aliases = []
     for merchant, row in zip(merchants, new_rows, strict=True):
-        # Only the listed aliases: a name alone can be a common word ("Spin") or lose its
-        # digits in normalisation ("The O2" -> "THE").
+        # Only the listed aliases: a name alone can be a common word ("Spin").
         for alias in row["aliases"].split("|"):
-            key = normalize_descriptor(alias)
+            key = alias_key(alias)
             if key and key not in taken:
                 taken.add(key)
                 aliases.append(MerchantAlias(merchant=merchant, key=key))
@@ -141,29 +144,41 @@ def user_rule_set(*, user_id: int, merchant_key: str, merchant_name: str, catego
     rule, _ = UserRule.objects.update_or_create(
         user_id=user_id,
         merchant_key=merchant_key,
-        defaults={"merchant_name": merchant_name[:120], "category": category},
+        defaults={"merchant_name": merchant_name[:MAX_MERCHANT_NAME], "category": category},
     )
     return rule
+
+
+def user_rule_delete(*, rule: UserRule) -> None:
+    """Stop applying the rule to future imports; transactions it categorized keep their category."""
+    rule.delete()
 
 
 def vote_record(*, user_id: int, merchant_key: str, category: Category) -> None:
     """A manual choice is a vote: one per user and merchant, the latest choice counting.
 
-    The merchant's crowd category is recomputed from its votes; the categorizers reload only
-    when that category changes, not on every vote.
+    The merchant's crowd category is recomputed from its votes under a lock on the merchant,
+    so two votes at once cannot both miss the threshold. Only a spending category can win:
+    the crowd may say what a shop sells, not declare spending an income or a transfer.
+    Categorizers reload only when the crowd's category changes.
     """
     if not merchant_key:
         return
+    transaction_lock(f"crowd:{merchant_key}")
     CategoryVote.objects.update_or_create(user_id=user_id, merchant_key=merchant_key, defaults={"category": category})
     counts = list(
         CategoryVote.objects.filter(merchant_key=merchant_key)
-        .values_list("category")
+        .values_list("category", "category__kind")
         .annotate(voters=Count("pk"))
         .order_by("-voters", "category")
     )
-    total = sum(voters for _, voters in counts)
-    top_category, top_voters = counts[0]
-    agreed = top_voters >= settings.CROWD_MIN_VOTERS and top_voters >= settings.CROWD_MIN_SHARE * total
+    total = sum(voters for _, _, voters in counts)
+    top_category, top_kind, top_voters = counts[0]
+    agreed = (
+        top_kind == Category.Kind.SPENDING
+        and top_voters >= settings.CROWD_MIN_VOTERS
+        and top_voters >= settings.CROWD_MIN_SHARE * total
+    )
     current = CrowdCategory.objects.filter(merchant_key=merchant_key).values_list("category_id", flat=True).first()
     if agreed:
         CrowdCategory.objects.bulk_create(
@@ -179,7 +194,11 @@ def vote_record(*, user_id: int, merchant_key: str, category: Category) -> None:
 
 
 def unmatched_merchants_record(*, user_id: int, seen: dict[str, tuple[int, str]]) -> None:
-    """Count transactions of merchants nothing recognised (key -> (count, an example descriptor))."""
+    """Count transactions (and distinct users) of merchants nothing recognised.
+
+    `seen` maps merchant key -> (transactions, an example descriptor). Called in the import's
+    transaction with new rows only, so a replay counts nothing twice.
+    """
     if not seen:
         return
     now = timezone.now()
@@ -188,37 +207,57 @@ def unmatched_merchants_record(*, user_id: int, seen: dict[str, tuple[int, str]]
         keys=["merchant_key"],
         increments=["txn_count"],
         replaces=["last_seen"],
-        inserts=["example"],
+        inserts=["example", "user_count"],
         rows=[
-            {"merchant_key": key, "txn_count": count, "example": example[:255], "last_seen": now}
+            {"merchant_key": key, "txn_count": count, "example": example[:255], "last_seen": now, "user_count": 0}
             for key, (count, example) in seen.items()
         ],
     )
-    UnmatchedMerchantUser.objects.bulk_create(
-        [UnmatchedMerchantUser(merchant_key=key, user_id=user_id) for key in seen], ignore_conflicts=True
+    first_time = insert_new(
+        UnmatchedMerchantUser,
+        keys=["merchant_key", "user"],
+        rows=[{"merchant_key": key, "user": user_id} for key in seen],
     )
+    if first_time:
+        UnmatchedMerchant.objects.filter(merchant_key__in=[key for key, _ in first_time]).update(
+            user_count=F("user_count") + 1
+        )
 
 
 @transaction.atomic
 def merchant_accept(*, merchant_key: str, name: str, category: Category) -> Merchant:
     """Curate a merchant from the queue: new transactions with this key get this category.
 
-    Existing transactions keep the category they were given (history is not rewritten).
+    Transactions already imported keep theirs (history is not rewritten). Accepted into an
+    existing merchant, the users' rules and votes made under the queue's key follow it.
     """
-    name = name.strip()[:120]
+    name = name.strip()[:MAX_MERCHANT_NAME]
     if not name:
         raise ValidationError({"name": "A merchant needs a name."})
     merchant = Merchant.objects.filter(name__iexact=name).first()
     if merchant is None:
-        merchant = Merchant.objects.create(name=name, category=category)
-    elif merchant.category_id != category.pk:
-        merchant.category = category
-        merchant.save(update_fields=["category", "updated_at"])
+        merchant = Merchant.objects.create(name=name, key=merchant_key, category=category)
+    else:
+        if merchant.category_id != category.pk:
+            merchant.category = category
+            merchant.save(update_fields=["category", "updated_at"])
+        _identity_merge(old_key=merchant_key, new_key=merchant.key)
     MerchantAlias.objects.get_or_create(key=merchant_key, defaults={"merchant": merchant})
     UnmatchedMerchant.objects.filter(merchant_key=merchant_key).delete()
     UnmatchedMerchantUser.objects.filter(merchant_key=merchant_key).delete()
     transaction.on_commit(categorizer_invalidate)
     return merchant
+
+
+def _identity_merge(*, old_key: str, new_key: str) -> None:
+    """Move rules and votes from one merchant key to another; the user's own choice for the
+    target key, where there is one, wins."""
+    if old_key == new_key:
+        return
+    for model in (UserRule, CategoryVote):
+        clashing = model.objects.filter(merchant_key=new_key).values_list("user_id", flat=True)
+        model.objects.filter(merchant_key=old_key, user_id__in=clashing).delete()
+        model.objects.filter(merchant_key=old_key).update(merchant_key=new_key)
 
 
 MERCHANT_CSV_HEADER = ["name", "category", "aliases"]
@@ -239,54 +278,79 @@ def merchants_csv_export(merchants: Iterable[Merchant], out: SupportsWrite[str])
 @dataclass(frozen=True)
 class MerchantImport:
     created: list[Merchant]
-    updated: list[Merchant]
-    aliases_added: int
+    updated: list[Merchant]  # category changed
+    aliased: list[Merchant] = field(default_factory=list)  # only new aliases
+    aliases_added: int = 0
 
 
 @transaction.atomic
 def merchants_csv_import(text: str) -> MerchantImport:
-    """Create or update merchants from `name,category,aliases` rows; all rows or none.
+    """Create or update merchants from `name,category,aliases` rows: all rows or none.
 
     An existing merchant (same name, any case) takes the file's category; aliases are added,
     never removed. A bad row raises ValidationError naming its line, and nothing is saved.
     """
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or [name.strip().lower() for name in reader.fieldnames[:3]] != MERCHANT_CSV_HEADER:
-        raise ValidationError("The file must start with the header: name,category,aliases")
+    rows = _csv_rows(text)
     categories = {category.path: category for category in Category.objects.all()}
+    merchants = {merchant.name.lower(): merchant for merchant in Merchant.objects.all()}
     taken = dict(MerchantAlias.objects.values_list("key", "merchant_id"))
     created: list[Merchant] = []
     updated: list[Merchant] = []
-    aliases_added = 0
-    for line, row in enumerate(reader, start=2):
+    wanted: list[tuple[int, str, list[str]]] = []  # (line, name, alias keys)
+    for line, row in rows:
         name = (row.get("name") or "").strip()
         path = (row.get("category") or "").strip()
-        if not name:
-            raise ValidationError(f"Line {line}: the name is empty.")
+        if not name or len(name) > MAX_MERCHANT_NAME:
+            raise ValidationError(f"Line {line}: the name must be 1 to {MAX_MERCHANT_NAME} characters.")
         if path and path not in categories:
             raise ValidationError(f"Line {line}: unknown category {path!r}.")
-        category = categories.get(path)
-        merchant = Merchant.objects.filter(name__iexact=name).first()
-        if merchant is None:
-            merchant = Merchant.objects.create(name=name[:120], category=category)
-            created.append(merchant)
-        elif merchant.category_id != (category.pk if category else None):
-            merchant.category = category
-            merchant.save(update_fields=["category", "updated_at"])
-            updated.append(merchant)
+        keys = []
         for alias in (row.get("aliases") or "").split("|"):
-            key = normalize_descriptor(alias)
-            if not key or taken.get(key) == merchant.pk:
+            if not alias.strip():
+                continue
+            key = alias_key(alias)
+            if key is None:
+                raise ValidationError(
+                    f"Line {line}: alias {alias.strip()[:60]!r} is empty or too generic once normalised."
+                )
+            keys.append(key)
+        category = categories.get(path)
+        merchant = merchants.get(name.lower())
+        if merchant is None:
+            merchant = Merchant(name=name, key=name_key(name), category=category)
+            merchants[name.lower()] = merchant
+            created.append(merchant)
+        elif merchant.category_id != (category.pk if category else None) and merchant not in created:
+            merchant.category = category
+            updated.append(merchant)
+        wanted.append((line, name, keys))
+    Merchant.objects.bulk_create(created)
+    Merchant.objects.bulk_update(updated, ["category"])
+    new_aliases = []
+    aliased = []
+    for line, name, keys in wanted:
+        merchant = merchants[name.lower()]
+        added = False
+        for key in keys:
+            if taken.get(key) == merchant.pk:
                 continue
             if key in taken:
-                raise ValidationError(f"Line {line}: alias {alias.strip()!r} already names another merchant.")
-            MerchantAlias.objects.create(merchant=merchant, key=key)
+                raise ValidationError(f"Line {line}: alias {key!r} already names another merchant.")
             taken[key] = merchant.pk
-            aliases_added += 1
+            new_aliases.append(MerchantAlias(merchant=merchant, key=key))
+            added = True
+        if added and merchant not in created and merchant not in updated and merchant not in aliased:
+            aliased.append(merchant)
+    MerchantAlias.objects.bulk_create(new_aliases)
     transaction.on_commit(categorizer_invalidate)
-    return MerchantImport(created=created, updated=updated, aliases_added=aliases_added)
+    return MerchantImport(created=created, updated=updated, aliased=aliased, aliases_added=len(new_aliases))
 
 
-def user_rule_delete(*, rule: UserRule) -> None:
-    """Stop applying the rule to future imports; transactions it categorized keep their category."""
-    rule.delete()
+def _csv_rows(text: str) -> list[tuple[int, dict[str, str]]]:
+    try:
+        reader = csv.DictReader(io.StringIO(text), strict=True)
+        if reader.fieldnames is None or [name.strip().lower() for name in reader.fieldnames[:3]] != MERCHANT_CSV_HEADER:
+            raise ValidationError("The file must start with the header: name,category,aliases")
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise ValidationError(f"Not a readable CSV file: {exc}") from None

@@ -43,3 +43,35 @@ def increment_upsert(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def transaction_lock(name: str) -> None:
+    """Hold a lock named `name` until the current transaction ends.
+
+    PostgreSQL: an advisory transaction lock. SQLite needs none: with transaction_mode
+    IMMEDIATE a writing transaction already holds the database's single write lock.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+
+
+def insert_new(model: type[Model], *, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Insert rows whose key is not there yet; return the keys of the rows that were new.
+
+    `INSERT ... ON CONFLICT DO NOTHING RETURNING`, so concurrent writers agree on who was first.
+    """
+    if not rows:
+        return []
+    fields = {name: cast(Field, model._meta.get_field(name)) for name in keys}
+    column = {name: cast(str, fields[name].column) for name in keys}
+    params = [fields[name].get_db_prep_value(row[name], connection) for row in rows for name in keys]
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(keys)) + ")"] * len(rows))
+    names = ", ".join(column[name] for name in keys)
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({names}) VALUES {placeholders} "  # noqa: S608  (identifiers from model meta)
+        f"ON CONFLICT ({names}) DO NOTHING RETURNING {names}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]

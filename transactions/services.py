@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -122,7 +122,6 @@ def statements_ingest(
 ) -> ImportResult:
     """Insert the statements' new transactions and their aggregate deltas, all or nothing."""
     categorizer = get_categorizer()
-    user_rules = user_rules_for(user_id=user_id)
     new_rows: list[Transaction] = []
     unmatched: dict[str, tuple[int, str]] = {}
     existing = 0
@@ -136,6 +135,7 @@ def statements_ingest(
         # One import per account at a time: the second waits here, then finds the rows.
         account_pks = {account.pk for account, _ in statements}
         locked = {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=account_pks)}
+        user_rules = user_rules_for(user_id=user_id)
         for account_pk, lines in lines_by_account.items():
             account = locked[account_pk]
             known = _existing_external_ids(account, list(lines))
@@ -311,41 +311,49 @@ def transaction_recategorize(
 
     With `always`, also the user's rule for the merchant's future transactions; with
     `include_past` as well, their past ones that nothing had categorized move too. Every
-    month touched is re-aggregated in the same database transaction.
+    row is locked before any total changes, and all the months touched are re-aggregated in
+    one statement (in key order, like ingestion, so the two cannot deadlock).
     """
     with transaction.atomic():
-        txn = Transaction.objects.select_for_update(of=("self",)).select_related("merchant").get(pk=txn.pk)
-        _transactions_move(Transaction.objects.filter(pk=txn.pk), category, CategorySource.MANUAL)
-        vote_record(user_id=txn.user_id, merchant_key=txn.merchant_key, category=category)
+        rows = Transaction.objects.filter(pk=txn.pk)
+        if always and include_past:
+            rows = Transaction.objects.filter(
+                Q(pk=txn.pk)
+                | Q(user_id=txn.user_id, merchant_key=txn.merchant_key, category_source=CategorySource.FALLBACK)
+            )
+        locked = list(
+            rows.select_for_update(of=("self",))
+            .select_related("merchant", "account")
+            .order_by("pk")
+            .only("pk", "user_id", "posted_on", "category_id", "amount", "merchant_key", "merchant", "account")
+        )
+        txn = next(row for row in locked if row.pk == txn.pk)
+        deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+        for row in locked:
+            if row.category_id != category.pk:
+                month = _month(row.posted_on)
+                deltas[(month, row.category_id)].amount -= row.amount
+                deltas[(month, row.category_id)].count -= 1
+                deltas[(month, category.pk)].amount += row.amount
+                deltas[(month, category.pk)].count += 1
+        now = timezone.now()
+        Transaction.objects.filter(pk=txn.pk).update(
+            category=category, category_source=CategorySource.MANUAL, updated_at=now
+        )
+        others = [row.pk for row in locked if row.pk != txn.pk]
+        if others:
+            Transaction.objects.filter(pk__in=others).update(
+                category=category, category_source=CategorySource.USER_RULE, updated_at=now
+            )
+        monthly_spending_apply(user_id=txn.user_id, deltas=deltas)
+        _after_spending_change(txn.user_id, {_month(row.posted_on) for row in locked})
+        if txn.account.connection_id is not None:
+            # Only transactions a bank sent count: a file can be written to say anything.
+            vote_record(user_id=txn.user_id, merchant_key=txn.merchant_key, category=category)
         if always:
             merchant_name = txn.merchant.name if txn.merchant else txn.merchant_key.title()
             user_rule_set(
                 user_id=txn.user_id, merchant_key=txn.merchant_key, merchant_name=merchant_name, category=category
             )
-            if include_past:
-                uncategorized = Transaction.objects.filter(
-                    user_id=txn.user_id, merchant_key=txn.merchant_key, category_source=CategorySource.FALLBACK
-                )
-                _transactions_move(uncategorized, category, CategorySource.USER_RULE)
     txn.refresh_from_db()
     return txn
-
-
-def _transactions_move(queryset: QuerySet[Transaction], category: Category, source: str) -> None:
-    """Set the rows' category and source, moving their amounts between monthly_spending rows."""
-    rows = list(queryset.select_for_update().values_list("pk", "user_id", "posted_on", "category_id", "amount"))
-    if not rows:
-        return
-    deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
-    for _, _, posted_on, category_id, amount in rows:
-        if category_id != category.pk:
-            deltas[(_month(posted_on), category_id)].amount -= amount
-            deltas[(_month(posted_on), category_id)].count -= 1
-            deltas[(_month(posted_on), category.pk)].amount += amount
-            deltas[(_month(posted_on), category.pk)].count += 1
-    Transaction.objects.filter(pk__in=[row[0] for row in rows]).update(
-        category=category, category_source=source, updated_at=timezone.now()
-    )
-    user_id = rows[0][1]
-    monthly_spending_apply(user_id=user_id, deltas=deltas)
-    _after_spending_change(user_id, {_month(row[2]) for row in rows})

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -37,12 +38,16 @@ def transaction_category_change(request: AuthenticatedHttpRequest, txn_id: int) 
         messages.error(request, "Choose a category from the list.")
     else:
         always = bool(request.POST.get("always"))
-        # In the browser "always" also tidies the merchant's uncategorized past (the API asks separately).
-        services.transaction_recategorize(txn=txn, category=category, always=always, include_past=always)
-        if always:
-            messages.success(request, f"{category.path}, now and from now on, for this merchant.")
+        try:
+            # In the browser "always" also tidies the merchant's uncategorized past (the API asks separately).
+            services.transaction_recategorize(txn=txn, category=category, always=always, include_past=always)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"“{txn.description}” is now in {category.path}.")
+            if always:
+                messages.success(request, f"{category.path}, now and from now on, for this merchant.")
+            else:
+                messages.success(request, f"“{txn.description}” is now in {category.path}.")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "transactions:list"

@@ -130,4 +130,5 @@ def test_categorize_command_prints_path_merchant_and_source(monkeypatch):
     assert rows[0][2] == "merchant-map"
     assert rows[1][0] == "income/paycheck"  # with no --inflow a payroll line is still the paycheck rule
     assert rows[1][2] == "pattern"
-    assert rows[2] == ["other/uncategorized", "Quixotic Gadgets", "fallback"]
+    assert rows[2] == [""]  # an empty line answers an empty line, so output lines up with input
+    assert rows[3] == ["other/uncategorized", "Quixotic Gadgets", "fallback"]

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.tests.factories import AccountFactory
+from accounts.tests.factories import AccountFactory, ConnectionFactory
 from categories.models import Category, CategorySource, CategoryVote, CrowdCategory, UserRule
 from mint.tests.factories import UserFactory
 from transactions.models import Transaction
@@ -20,6 +20,11 @@ GADGETS = "QUIXOTIC GADGETS #0042 PORTLAND OR"  # a shop the curated map does no
 
 def category(path: str) -> Category:
     return Category.objects.get(path=path)
+
+
+def linked_account(user):
+    """An account a bank sends transactions for: only those count as crowd votes."""
+    return AccountFactory.create(user=user, connection=ConnectionFactory.create(user=user))
 
 
 @pytest.fixture
@@ -90,10 +95,10 @@ def test_a_rule_can_also_move_past_uncategorized_transactions(user, ingest, reca
 def test_three_users_agreeing_categorize_a_fourth_users_new_transactions_not_anyones_old_ones(ingest, recategorize):
     voters = [UserFactory.create() for _ in range(3)]
     fourth = UserFactory.create()
-    fourth_account = AccountFactory.create(user=fourth)
+    fourth_account = linked_account(fourth)
     ingest(fourth_account, (OCT, "-30.00", GADGETS, "fourth-old"))
     for voter in voters:
-        account = AccountFactory.create(user=voter)
+        account = linked_account(voter)
         ingest(account, (OCT, "-40.00", GADGETS, f"{voter.pk}-moved"), (OCT, "-9.00", GADGETS, f"{voter.pk}-other"))
         recategorize(Transaction.objects.get(external_id=f"{voter.pk}-moved"), "shopping/electronics")
 
@@ -107,7 +112,7 @@ def test_three_users_agreeing_categorize_a_fourth_users_new_transactions_not_any
 
 
 def test_one_user_cannot_swing_the_crowd(user, ingest, recategorize):
-    account = AccountFactory.create(user=user)
+    account = linked_account(user)
     ingest(account, *[(OCT, "-1.00", GADGETS, str(n)) for n in range(5)])
     for txn in Transaction.objects.all():
         recategorize(txn, "shopping/electronics")
@@ -117,7 +122,7 @@ def test_one_user_cannot_swing_the_crowd(user, ingest, recategorize):
 
 def test_without_a_clear_majority_there_is_no_consensus(ingest, recategorize):
     for n, path in enumerate(["shopping/electronics"] * 3 + ["shopping/general"] * 3):
-        account = AccountFactory.create(user=UserFactory.create())
+        account = linked_account(UserFactory.create())
         ingest(account, (OCT, "-1.00", GADGETS, f"x{n}"))
         recategorize(Transaction.objects.get(external_id=f"x{n}"), path)
     assert not CrowdCategory.objects.exists()  # 3 of 6 is under the 60 % share
@@ -125,7 +130,7 @@ def test_without_a_clear_majority_there_is_no_consensus(ingest, recategorize):
 
 def test_the_curated_map_wins_over_the_crowd(ingest, recategorize):
     for n in range(3):
-        account = AccountFactory.create(user=UserFactory.create())
+        account = linked_account(UserFactory.create())
         ingest(account, (OCT, "-5.00", "STARBUCKS STORE 10482", f"s{n}"))
         recategorize(Transaction.objects.get(external_id=f"s{n}"), "food/dining")
     latecomer = AccountFactory.create(user=UserFactory.create())
@@ -173,3 +178,22 @@ def test_categories_endpoint_lists_the_tree(user_client):
     paths = [category["path"] for category in user_client.get("/api/v1/categories/").json()]
     assert "food/groceries" in paths
     assert len(paths) == Category.objects.count()
+
+
+def test_transactions_from_files_do_not_vote(ingest, recategorize):
+    """A file can say anything, so three file users cannot teach the crowd."""
+    for n in range(3):
+        account = AccountFactory.create(user=UserFactory.create())
+        ingest(account, (OCT, "-1.00", GADGETS, f"f{n}"))
+        recategorize(Transaction.objects.get(external_id=f"f{n}"), "shopping/electronics")
+    assert not CategoryVote.objects.exists()
+    assert not CrowdCategory.objects.exists()
+
+
+def test_the_crowd_cannot_turn_spending_into_a_transfer(ingest, recategorize):
+    for n in range(4):
+        account = linked_account(UserFactory.create())
+        ingest(account, (OCT, "-1.00", GADGETS, f"t{n}"))
+        recategorize(Transaction.objects.get(external_id=f"t{n}"), "transfer/account-transfer")
+    assert CategoryVote.objects.count() == 4
+    assert not CrowdCategory.objects.exists()
