@@ -36,6 +36,25 @@ def _empty_cache():
         cache.set(MAP_VERSION_KEY, version, timeout=None)
 
 
+@pytest.fixture(autouse=True)
+def _spending_never_drifts(request, _django_db_marker):
+    """After every test that touched the database, monthly_spending equals a recompute from the
+    transactions, to the cent: what `check_spending` proves in production."""
+    marker = request.node.get_closest_marker("django_db")
+    fixtures = set(request.fixturenames)
+    if not marker and not fixtures & {"db", "transactional_db"}:
+        yield
+        return
+    if not marker:
+        request.getfixturevalue("transactional_db" if "transactional_db" in fixtures else "db")
+    yield
+    from mint.models import User
+    from transactions.aggregates import spending_drift
+
+    drift = spending_drift(user_ids=list(User.objects.values_list("pk", flat=True)))
+    assert not drift, f"monthly_spending drifted from the transactions: {drift}"
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

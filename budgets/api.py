@@ -1,3 +1,10 @@
+import hashlib
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http.response import HttpResponseBase
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.http import quote_etag
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -9,6 +16,8 @@ from mint.http import request_user
 
 from . import selectors, services
 from .serializers import BudgetInputSerializer, BudgetOutputSerializer, SpendingOutputSerializer
+
+SPENDING_STALE_IF_ERROR = 7 * 24 * 3600  # seconds the app may show its last copy when it cannot reach us
 
 
 class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -34,8 +43,18 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class SpendingApi(APIView):
-    """GET /api/v1/spending/current and /api/v1/spending/YYYY-MM/: the month's spending widget."""
+    """GET /api/v1/spending/current and /api/v1/spending/YYYY-MM/: the month's spending widget.
 
-    def get(self, request: Request, month=None) -> Response:
-        spending = selectors.spending_for_month(user=request_user(request), month=month)
-        return Response(SpendingOutputSerializer(spending).data)
+    Carries an ETag, so the app revalidates with If-None-Match (304, no body), and may show
+    its last copy while offline (stale-if-error).
+    """
+
+    def get(self, request: Request, month=None) -> HttpResponseBase:
+        summary = selectors.spending_for_month(user=request_user(request), month=month)
+        data = SpendingOutputSerializer(summary).data
+        etag = quote_etag(hashlib.blake2b(json.dumps(data, cls=DjangoJSONEncoder).encode(), digest_size=16).hexdigest())
+        response = get_conditional_response(request, etag=etag) or Response(data)
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, max_age=0, stale_if_error=SPENDING_STALE_IF_ERROR)
+        patch_vary_headers(response, ["Authorization", "Cookie"])
+        return response

@@ -6,17 +6,26 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from categories.models import Category
+from mint.db import transaction_lock
 from mint.models import User
 from mint.tasks import enqueue_on_commit
 from notifications.services import notification_create
+from transactions.aggregates import spending_lock_name
 from transactions.selectors import month_spending_from_db
 
 from .models import Budget, BudgetAlert
-from .selectors import current_month, spent_in_category
+from .selectors import (
+    budget_amounts_from_db,
+    budgets_cache_key,
+    budgets_last_known_key,
+    current_month,
+    spent_in_category,
+)
 
 
 def budget_set(*, user: User, category: Category, amount: Decimal) -> tuple[Budget, bool]:
@@ -26,10 +35,21 @@ def budget_set(*, user: User, category: Category, amount: Decimal) -> tuple[Budg
     if amount <= 0:
         raise ValidationError({"amount": "A budget must be more than zero."})
     with transaction.atomic():
+        transaction_lock(spending_lock_name(user.pk))
         budget, created = Budget.objects.update_or_create(user=user, category=category, defaults={"amount": amount})
+        transaction.on_commit(lambda: budgets_cache_refresh(user_id=user.pk))
         # A budget set below what is already spent this month is already crossed.
         enqueue_on_commit("budgets.tasks.spending_changed", user.pk, [current_month().isoformat()])
     return budget, created
+
+
+def budgets_cache_refresh(*, user_id: int) -> None:
+    """Put the committed budgets in the widget's cache, read under the lock budget writes hold."""
+    with transaction.atomic():
+        transaction_lock(spending_lock_name(user_id))
+        budgets = budget_amounts_from_db(user_id=user_id)
+        cache.set(budgets_cache_key(user_id), budgets, timeout=settings.SPENDING_CACHE_TIMEOUT)
+        cache.set(budgets_last_known_key(user_id), budgets, timeout=settings.SPENDING_LAST_KNOWN_TIMEOUT)
 
 
 def budget_alerts_check_after_change(*, user: User, months: list[dt.date]) -> list[BudgetAlert]:

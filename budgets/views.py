@@ -1,36 +1,121 @@
-from decimal import Decimal
+from __future__ import annotations
 
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 
 from accounts.selectors import account_list_for_user
+from mint.converters import MonthConverter, next_month
 from mint.http import AuthenticatedHttpRequest
 from transactions.selectors import transaction_list_for_user
 
 from . import selectors
 
 RECENT_TRANSACTIONS = 12
+ZERO = Decimal("0")
+
+
+def _month_from_query(value: str | None) -> dt.date | None:
+    """`?month=YYYY-MM`; anything else (missing, malformed, out of range) is None: the current month."""
+    if not value or not re.fullmatch(MonthConverter.regex, value):
+        return None
+    try:
+        return MonthConverter().to_python(value)
+    except ValueError:
+        return None
+
+
+def _previous_month(month: dt.date) -> dt.date:
+    return (month - dt.timedelta(days=1)).replace(day=1)
+
+
+def _percent(part: Decimal, whole: Decimal) -> int:
+    return round(max(part, ZERO) * 100 / whole) if whole > 0 else 0
+
+
+def _budget_rows(categories: dict[str, Decimal], budgets: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """Each budget against what its category (a parent with its children) spent, fullest first."""
+    near = settings.BUDGET_ALERT_LEVELS["approaching"]
+    rows = []
+    for path, budget in budgets.items():
+        spent = selectors.spent_in_category(categories, path)
+        percent = _percent(spent, budget)
+        rows.append(
+            {
+                "path": path,
+                "amount": spent,
+                "budget": budget,
+                "left": budget - spent,
+                "over": spent - budget,
+                "percent": percent,
+                "width": min(percent, 100),
+                "state": "over" if spent > budget else ("near" if percent >= near else "ok"),
+            }
+        )
+    return sorted(rows, key=lambda row: (-row["percent"], row["path"]))
+
+
+def _unbudgeted_rows(categories: dict[str, Decimal], budgets: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """Spending categories no budget covers, with bars relative to the largest of them."""
+    amounts = {
+        path: amount
+        for path, amount in categories.items()
+        if not any(path == budgeted or path.startswith(f"{budgeted}/") for budgeted in budgets)
+    }
+    largest = max(amounts.values(), default=ZERO)
+    return [{"path": path, "amount": amount, "width": _percent(amount, largest)} for path, amount in amounts.items()]
+
+
+def _breakdown(categories: dict[str, Decimal], total: Decimal) -> list[dict[str, Any]]:
+    """The month's spending by top-level category (food, transport, ...), largest first."""
+    groups: dict[str, Decimal] = {}
+    for path, amount in categories.items():
+        group = path.split("/", 1)[0]
+        groups[group] = groups.get(group, ZERO) + amount
+    return [
+        {"group": group, "amount": amount, "share": _percent(amount, total)}
+        for group, amount in sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 @login_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
-    spending = selectors.spending_for_month(user=request.user)
-    budgets = {budget.category.path: budget.amount for budget in selectors.budget_list_for_user(user=request.user)}
-    largest = max(spending.categories.values(), default=Decimal("0"))
-    rows = [
-        {
-            "path": path,
-            "amount": amount,
-            "budget": budgets.get(path),
-            "width": round(max(amount, Decimal("0")) * 100 / largest) if largest > 0 else 0,
-        }
-        for path, amount in spending.categories.items()
-    ]
+    this_month = selectors.current_month()
+    month = _month_from_query(request.GET.get("month")) or this_month
+    spending = selectors.spending_for_month(user=request.user, month=month)
+    trend = selectors.spending_trend(user=request.user, end_month=month)
+    breakdown = _breakdown(spending.categories, spending.total)
+    chart_data = {
+        "trend": {
+            "months": [f"{row.month:%Y-%m}" for row in trend],
+            "labels": [f"{row.month:%b %Y}" for row in trend],
+            "spending": [row.spending for row in trend],
+            "income": [row.income for row in trend],
+        },
+        "breakdown": {
+            "labels": [row["group"] for row in breakdown if row["amount"] > 0],
+            "amounts": [row["amount"] for row in breakdown if row["amount"] > 0],
+        },
+    }
     context = {
+        "month": month,
+        "this_month": this_month,
+        "previous_month": _previous_month(month),
+        "next_month": next_month(month) if month < this_month else None,
         "spending": spending,
-        "rows": rows,
+        "budget_rows": _budget_rows(spending.categories, spending.budgets),
+        "rows": _unbudgeted_rows(spending.categories, spending.budgets),
+        "trend": list(reversed(trend)),  # the table reads newest first
+        "trend_has_data": any(row.spending or row.income for row in trend),
+        "breakdown": breakdown,
+        "chart_data": chart_data,
         "accounts": account_list_for_user(user=request.user),
-        "recent": transaction_list_for_user(user=request.user)[:RECENT_TRANSACTIONS],
+        "recent": transaction_list_for_user(user=request.user, month=month)[:RECENT_TRANSACTIONS],
     }
     return render(request, "budgets/dashboard.html", context)

@@ -15,6 +15,10 @@ def category_list() -> QuerySet[Category]:
     return Category.objects.select_related("parent").order_by("path")
 
 
+def category_paths_by_id() -> dict[int, str]:
+    return dict(Category.objects.values_list("pk", "path"))
+
+
 def category_get_by_path(path: str) -> Category | None:
     return Category.objects.filter(path=path.strip().strip("/").lower()).first()
 

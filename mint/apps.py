@@ -6,4 +6,4 @@ class MintConfig(AppConfig):
     verbose_name = "Mint"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import authentication, checks  # noqa: F401  (registers the token signals and system checks)

@@ -75,3 +75,13 @@ def insert_new(model: type[Model], *, keys: Sequence[str], rows: Sequence[dict[s
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def transaction_locks(names: Sequence[str]) -> None:
+    """`transaction_lock` for many names in one statement, taken in sorted order."""
+    if connection.vendor == "postgresql" and names:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(name)) FROM unnest(%s::text[]) AS name ORDER BY name",
+                [sorted(set(names))],
+            )

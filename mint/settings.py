@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mint.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "mint.urls"
@@ -209,7 +210,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "mint.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -252,7 +253,12 @@ CROWD_MIN_SHARE = env.float("CROWD_MIN_SHARE", default=0.6)
 
 # Budgets: alert levels as a share of the budget, in percent.
 BUDGET_ALERT_LEVELS = {"approaching": 80, "exceeded": 100}
+# The widget's cache: every commit refreshes the months it changed, so the timeout only bounds
+# a refresh that was lost (the cache unreachable at that moment). The last known copy answers,
+# marked stale, while the database is down.
 SPENDING_CACHE_TIMEOUT = env.int("SPENDING_CACHE_TIMEOUT", default=300)
+SPENDING_LAST_KNOWN_TIMEOUT = env.int("SPENDING_LAST_KNOWN_TIMEOUT", default=7 * 24 * 3600)
+AUTH_TOKEN_CACHE_TIMEOUT = env.int("AUTH_TOKEN_CACHE_TIMEOUT", default=300)
 
 # Demo bank (demo mode only): the loopback OFX server `make run` starts.
 DEMO_BANK_PORT = env.int("DEMO_BANK_PORT", default=8765)
@@ -278,7 +284,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        "mint.cache": {"handlers": ["console"], "level": "WARNING", "filters": ["once_a_minute"], "propagate": False},
+        # A dead Redis or database would otherwise log on every request.
+        **{
+            name: {"handlers": ["console"], "level": "WARNING", "filters": ["once_a_minute"], "propagate": False}
+            for name in ("mint.cache", "mint.fallback")
+        },
         "django-q": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         # ofxtools logs whole OFX requests, password included, at DEBUG: never below WARNING.
         "ofxtools": {"handlers": ["console"], "level": "WARNING", "propagate": False},

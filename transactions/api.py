@@ -7,6 +7,7 @@ from categories.selectors import category_get_by_path
 from mint.http import request_user
 
 from . import selectors, services
+from .pagination import TransactionCursorPagination
 from .serializers import TransactionCategoryInputSerializer, TransactionFilterSerializer, TransactionOutputSerializer
 
 
@@ -14,6 +15,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """The user's transactions, newest first; PATCH `category` is a manual override."""
 
     serializer_class = TransactionOutputSerializer
+    pagination_class = TransactionCursorPagination
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self):

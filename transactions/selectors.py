@@ -1,15 +1,15 @@
-"""Reads of transactions and of the monthly aggregates (cache-aside)."""
+"""Reads of transactions and of the monthly aggregates."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from categories.models import Category
 from mint.converters import next_month
@@ -21,9 +21,22 @@ ZERO = Decimal("0.00")
 
 
 def transaction_list_for_user(
-    *, user: User, month: dt.date | None = None, account: int | None = None, category: str | None = None
+    *,
+    user: User,
+    month: dt.date | None = None,
+    account: int | None = None,
+    category: str | None = None,
+    merchant: str | None = None,
+    q: str | None = None,
+    amount_min: Decimal | None = None,
+    amount_max: Decimal | None = None,
 ) -> QuerySet[Transaction]:
-    """Newest first (id breaks ties, so pages are stable); filters by month, account id, category path."""
+    """The user's transactions, newest first (id breaks ties, so a keyset cursor is stable).
+
+    `category` includes a parent's children; `merchant` and `q` match case-insensitively
+    (`q` over the descriptor, memo and merchant); the amount range is on the size of the
+    amount, money in or out.
+    """
     queryset = Transaction.objects.filter(user=user)
     if month:
         queryset = queryset.filter(posted_on__gte=month, posted_on__lt=next_month(month))
@@ -32,6 +45,17 @@ def transaction_list_for_user(
     if category:
         path = category.strip("/")
         queryset = queryset.filter(Q(category__path=path) | Q(category__path__startswith=f"{path}/"))
+    if merchant:
+        queryset = queryset.filter(Q(merchant__name__icontains=merchant) | Q(merchant_key__icontains=merchant))
+    if q:
+        queryset = queryset.filter(Q(description__icontains=q) | Q(memo__icontains=q) | Q(merchant__name__icontains=q))
+    if amount_min is not None or amount_max is not None:
+        low = amount_min if amount_min is not None else ZERO
+        money_in, money_out = Q(amount__gte=low), Q(amount__lte=-low)
+        if amount_max is not None:
+            money_in &= Q(amount__lte=amount_max)
+            money_out &= Q(amount__gte=-amount_max)
+        queryset = queryset.filter(money_in | money_out)
     return queryset.select_related("account", "category", "merchant").order_by("-posted_on", "-id")
 
 
@@ -41,26 +65,50 @@ def transaction_get_for_user(*, user: User, txn_id: int) -> Transaction:
 
 @dataclass(frozen=True)
 class MonthSpending:
-    """One user's month: what the "spending this month" widget shows."""
+    """One user's month as the aggregates say it: what the "spending this month" widget shows."""
 
     month: dt.date
     total: Decimal = ZERO
     categories: dict[str, Decimal] = field(default_factory=dict)  # spending category path -> amount spent
+    counts: dict[str, int] = field(default_factory=dict)  # spending category path -> transactions
     txn_count: int = 0
     income: Decimal = ZERO
-    updated_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None  # the newest change to the month's aggregates
+    read_at: dt.datetime | None = None  # when this was read from the database
 
 
 def spending_cache_key(user_id: int, month: dt.date) -> str:
-    return f"spending:v1:{user_id}:{month:%Y-%m}"
+    return f"spending:v2:{user_id}:{month:%Y-%m}"
 
 
-def month_spending_from_db(*, user_id: int, month: dt.date) -> MonthSpending:
-    """One indexed read of the month's aggregate rows; the transactions table is not touched."""
-    rows = MonthlySpending.objects.filter(user_id=user_id, month=month).values_list(
-        "category__path", "category__kind", "amount", "txn_count", "updated_at"
+def spending_last_known_key(user_id: int, month: dt.date) -> str:
+    """A longer-lived copy, served (marked stale) only when the database cannot answer."""
+    return f"spending-last:v2:{user_id}:{month:%Y-%m}"
+
+
+def months_spending_from_db(*, user_id: int, months: Iterable[dt.date]) -> dict[dt.date, MonthSpending]:
+    """One indexed read of the months' aggregate rows; the transactions table is not touched.
+
+    A month without rows reads as zeros and nothing is written for it.
+    """
+    wanted = sorted(set(months))
+    rows = (
+        MonthlySpending.objects.filter(user_id=user_id, month__in=wanted)
+        .values_list("month", "category__path", "category__kind", "amount", "txn_count", "updated_at")
+        .order_by()
     )
+    by_month: dict[dt.date, list[tuple[str, str, Decimal, int, dt.datetime]]] = {month: [] for month in wanted}
+    for month, *row in rows:
+        by_month[month].append(tuple(row))  # type: ignore[arg-type]
+    read_at = timezone.now()
+    return {month: _month_spending(month, month_rows, read_at) for month, month_rows in by_month.items()}
+
+
+def _month_spending(
+    month: dt.date, rows: list[tuple[str, str, Decimal, int, dt.datetime]], read_at: dt.datetime
+) -> MonthSpending:
     categories: dict[str, Decimal] = {}
+    counts: dict[str, int] = {}
     total = income = ZERO
     count = 0
     updated_at = None
@@ -71,24 +119,20 @@ def month_spending_from_db(*, user_id: int, month: dt.date) -> MonthSpending:
         elif kind == Category.Kind.SPENDING and txn_count:
             spent = -amount  # money out is negative; spending is reported positive, refunds lower it
             categories[path] = spent
+            counts[path] = txn_count
             total += spent
             count += txn_count
     return MonthSpending(
         month=month,
         total=total,
         categories=dict(sorted(categories.items(), key=lambda item: (-item[1], item[0]))),
+        counts=counts,
         txn_count=count,
         income=income,
         updated_at=updated_at,
+        read_at=read_at,
     )
 
 
-def month_spending(*, user_id: int, month: dt.date) -> MonthSpending:
-    """Cache-aside: one cache read when warm; a month with no data reads as zeros, unwritten."""
-    key = spending_cache_key(user_id, month)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    summary = month_spending_from_db(user_id=user_id, month=month)
-    cache.set(key, summary, timeout=settings.SPENDING_CACHE_TIMEOUT)
-    return summary
+def month_spending_from_db(*, user_id: int, month: dt.date) -> MonthSpending:
+    return months_spending_from_db(user_id=user_id, months=[month])[month]

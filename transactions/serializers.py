@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 
 from rest_framework import serializers
 
@@ -56,6 +57,22 @@ class MonthField(serializers.Field):
 
 
 class TransactionFilterSerializer(serializers.Serializer):
-    month = MonthField(required=False)
+    month = MonthField(required=False, help_text="YYYY-MM, by posted date")
     account = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    category = serializers.CharField(required=False, max_length=90)
+    category = serializers.CharField(
+        required=False, max_length=90, help_text="Category path; a parent includes its children"
+    )
+    merchant = serializers.CharField(required=False, max_length=120, help_text="Part of the merchant's name")
+    q = serializers.CharField(required=False, max_length=120, help_text="Text in the descriptor, memo or merchant")
+    amount_min = serializers.DecimalField(
+        required=False, max_digits=14, decimal_places=2, min_value=Decimal("0"), help_text="Smallest size, in or out"
+    )
+    amount_max = serializers.DecimalField(
+        required=False, max_digits=14, decimal_places=2, min_value=Decimal("0"), help_text="Largest size, in or out"
+    )
+
+    def validate(self, attrs):
+        low, high = attrs.get("amount_min"), attrs.get("amount_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"amount_max": "Must not be less than amount_min."})
+        return attrs

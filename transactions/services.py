@@ -10,13 +10,11 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -39,19 +37,22 @@ from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
 from categories.selectors import user_rules_for
 from categories.services import unmatched_merchants_record, user_rule_set, vote_record
-from mint.db import increment_upsert
 from mint.models import User
-from mint.tasks import enqueue_on_commit
 
-from .models import MonthlySpending, RawPayload, Transaction
-from .selectors import spending_cache_key
+from .aggregates import (
+    Delta,
+    MonthCategory,
+    account_history_deltas,
+    after_spending_change,
+    month_of,
+    monthly_spending_apply,
+)
+from .models import RawPayload, Transaction
 
 logger = logging.getLogger(__name__)
 
 EXISTING_LOOKUP_CHUNK = 1000
 FILE_SUFFIXES = (".ofx", ".qfx")
-
-MonthCategory = tuple[dt.date, int]
 
 
 @dataclass(frozen=True)
@@ -59,49 +60,6 @@ class ImportResult:
     new: int
     existing: int
     months: frozenset[dt.date] = field(default_factory=frozenset)
-
-
-@dataclass
-class _Delta:
-    amount: Decimal = Decimal("0")
-    count: int = 0
-
-
-def _month(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def monthly_spending_apply(*, user_id: int, deltas: dict[MonthCategory, _Delta]) -> None:
-    """Add deltas to monthly_spending; call inside the transaction that writes the rows."""
-    now = timezone.now()
-    increment_upsert(
-        MonthlySpending,
-        keys=["user", "month", "category"],
-        increments=["amount", "txn_count"],
-        replaces=["updated_at"],
-        rows=[
-            {
-                "user": user_id,
-                "month": month,
-                "category": category_id,
-                "amount": delta.amount,
-                "txn_count": delta.count,
-                "updated_at": now,
-            }
-            for (month, category_id), delta in deltas.items()
-            if delta.count or delta.amount
-        ],
-    )
-
-
-def _after_spending_change(user_id: int, months: Iterable[dt.date]) -> None:
-    """Once committed: drop the cached months and let budgets check the new totals."""
-    month_list = sorted(set(months))
-    if not month_list:
-        return
-    keys = [spending_cache_key(user_id, month) for month in month_list]
-    transaction.on_commit(lambda: cache.delete_many(keys))
-    enqueue_on_commit("budgets.tasks.spending_changed", user_id, [month.isoformat() for month in month_list])
 
 
 def raw_payload_store(
@@ -125,7 +83,7 @@ def statements_ingest(
     new_rows: list[Transaction] = []
     unmatched: dict[str, tuple[int, str]] = {}
     existing = 0
-    deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+    deltas: dict[MonthCategory, Delta] = defaultdict(Delta)
     # One account's lines from every statement in the payload; a FITID seen twice counts once.
     lines_by_account: dict[int, dict[str, tuple[StatementLine, str]]] = defaultdict(dict)
     for account, statement in statements:
@@ -167,7 +125,7 @@ def statements_ingest(
                         raw_payload=raw_payload,
                     )
                 )
-                delta = deltas[(_month(line.posted_on), decision.category_id)]
+                delta = deltas[(month_of(line.posted_on), decision.category_id)]
                 delta.amount += line.amount
                 delta.count += 1
         for account, statement in statements:
@@ -183,7 +141,7 @@ def statements_ingest(
             raw_payload.rows_existing = existing
             raw_payload.save(update_fields=["status", "rows_new", "rows_existing"])
         months = frozenset(month for month, _ in deltas)
-        _after_spending_change(user_id, months)
+        after_spending_change(user_id, months)
     return ImportResult(new=len(new_rows), existing=existing, months=months)
 
 
@@ -328,10 +286,10 @@ def transaction_recategorize(
             .only("pk", "user_id", "posted_on", "category_id", "amount", "merchant_key", "merchant", "account")
         )
         txn = next(row for row in locked if row.pk == txn.pk)
-        deltas: dict[MonthCategory, _Delta] = defaultdict(_Delta)
+        deltas: dict[MonthCategory, Delta] = defaultdict(Delta)
         for row in locked:
             if row.category_id != category.pk:
-                month = _month(row.posted_on)
+                month = month_of(row.posted_on)
                 deltas[(month, row.category_id)].amount -= row.amount
                 deltas[(month, row.category_id)].count -= 1
                 deltas[(month, category.pk)].amount += row.amount
@@ -346,7 +304,7 @@ def transaction_recategorize(
                 category=category, category_source=CategorySource.USER_RULE, updated_at=now
             )
         monthly_spending_apply(user_id=txn.user_id, deltas=deltas)
-        _after_spending_change(txn.user_id, {_month(row.posted_on) for row in locked})
+        after_spending_change(txn.user_id, {month_of(row.posted_on) for row in locked})
         if txn.account.connection_id is not None:
             # Only transactions a bank sent count: a file can be written to say anything.
             vote_record(user_id=txn.user_id, merchant_key=txn.merchant_key, category=category)
@@ -357,3 +315,26 @@ def transaction_recategorize(
             )
     txn.refresh_from_db()
     return txn
+
+
+def account_history_delete(*, account: Account) -> int:
+    """Delete an account's transactions and take them off the monthly totals, all or nothing."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)  # no import into it meanwhile
+        removed = account_history_remove_totals(account=account)
+        Transaction.objects.filter(account_id=account.pk).delete()
+    return removed
+
+
+def account_history_remove_totals(*, account: Account) -> int:
+    """Subtract an account's transactions from monthly_spending before they are deleted.
+
+    Also runs for every deletion of an Account (a connection or the admin deleting one),
+    inside the deleting transaction, so no path can remove rows and leave their totals.
+    """
+    deltas = account_history_deltas(account.pk)
+    if not deltas:
+        return 0
+    monthly_spending_apply(user_id=account.user_id, deltas=deltas)
+    after_spending_change(account.user_id, {month for month, _ in deltas})
+    return -sum(delta.count for delta in deltas.values())

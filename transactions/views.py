@@ -2,11 +2,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import account_list_for_user
 from categories.selectors import category_get_by_path, category_list
 from mint.http import AuthenticatedHttpRequest
 
@@ -19,13 +20,29 @@ PAGE_SIZE = 50
 @login_required
 def transaction_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = TransactionFilterSerializer(data=request.GET)
+    errors = {} if filters.is_valid() else filters.errors
+    if errors:
+        # Keep the filters that are fine: one mistyped amount should not drop the month and the search.
+        usable = request.GET.copy()
+        for name in errors:
+            usable.pop(name, None)
+        filters = TransactionFilterSerializer(data=usable)
     chosen = filters.validated_data if filters.is_valid() else {}
     page = Paginator(selectors.transaction_list_for_user(user=request.user, **chosen), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    kept = request.GET.copy()
-    kept.pop("page", None)
-    context = {"page": page, "categories": category_list(), "filters": request.GET, "filter_query": kept.urlencode()}
+    kept = QueryDict(mutable=True)  # the filters for the pager's links, without the empty ones
+    for name, values in request.GET.lists():
+        if name != "page" and (given := [value for value in values if value.strip()]):
+            kept.setlist(name, given)
+    context = {
+        "page": page,
+        "categories": category_list(),
+        "accounts": account_list_for_user(user=request.user),
+        "filters": request.GET,
+        "filter_query": kept.urlencode(),
+        "filter_errors": {name: " ".join(str(problem) for problem in problems) for name, problems in errors.items()},
+    }
     return render(request, "transactions/transaction_list.html", context)
 
 

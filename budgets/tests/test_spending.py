@@ -33,6 +33,9 @@ def test_a_month_without_data_reads_as_zeros_without_writing(user_client):
         "categories": {},
         "txn_count": 0,
         "updated_at": None,
+        "breakdown": [],
+        "stale": False,
+        "as_of": body["as_of"],
     }
     assert not MonthlySpending.objects.exists()
 

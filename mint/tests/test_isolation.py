@@ -70,12 +70,12 @@ def test_another_users_object_is_a_404(user_client, victim_data, name, method, o
 
 @pytest.mark.parametrize("name", LIST_CASES)
 def test_lists_hold_only_the_callers_rows(user_client, victim_data, name):
-    assert user_client.get(reverse(name)).json()["count"] == 0
+    assert user_client.get(reverse(name)).json()["results"] == []
 
 
 def test_filters_do_not_reach_another_users_rows(user_client, victim_data):
     response = user_client.get("/api/v1/transactions/", {"account": victim_data["account"]})
-    assert response.json()["count"] == 0
+    assert response.json()["results"] == []
 
 
 def test_spending_is_the_callers_own(user_client, victim_data):
