@@ -72,15 +72,12 @@ def _unbudgeted_rows(categories: dict[str, Decimal], budgets: dict[str, Decimal]
     return [{"path": path, "amount": amount, "width": _percent(amount, largest)} for path, amount in amounts.items()]
 
 
-def _breakdown(categories: dict[str, Decimal], total: Decimal) -> list[dict[str, Any]]:
+def _breakdown(summary: selectors.SpendingSummary) -> list[dict[str, Any]]:
     """The month's spending by top-level category (food, transport, ...), largest first."""
-    groups: dict[str, Decimal] = {}
-    for path, amount in categories.items():
-        group = path.split("/", 1)[0]
-        groups[group] = groups.get(group, ZERO) + amount
     return [
-        {"group": group, "amount": amount, "share": _percent(amount, total)}
-        for group, amount in sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+        {"group": row.category, "amount": row.amount, "share": _percent(row.amount, summary.total)}
+        for row in summary.breakdown
+        if row.count
     ]
 
 
@@ -90,7 +87,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     month = _month_from_query(request.GET.get("month")) or this_month
     spending = selectors.spending_for_month(user=request.user, month=month)
     trend = selectors.spending_trend(user=request.user, end_month=month)
-    breakdown = _breakdown(spending.categories, spending.total)
+    breakdown = _breakdown(spending)
     chart_data = {
         "trend": {
             "months": [f"{row.month:%Y-%m}" for row in trend],
