@@ -1,7 +1,7 @@
 import hashlib
 import json
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import quote_etag
@@ -15,7 +15,7 @@ from categories.selectors import category_get_by_path
 from mint.http import request_user
 
 from . import selectors, services
-from .serializers import BudgetInputSerializer, BudgetOutputSerializer, SpendingOutputSerializer
+from .serializers import BudgetInputSerializer, BudgetOutputSerializer, spending_representation
 
 SPENDING_STALE_IF_ERROR = 7 * 24 * 3600  # seconds the app may show its last copy when it cannot reach us
 
@@ -51,10 +51,10 @@ class SpendingApi(APIView):
 
     def get(self, request: Request, month=None) -> HttpResponseBase:
         summary = selectors.spending_for_month(user=request_user(request), month=month)
-        data = SpendingOutputSerializer(summary).data
-        etag = quote_etag(hashlib.blake2b(json.dumps(data, cls=DjangoJSONEncoder).encode(), digest_size=16).hexdigest())
-        response = get_conditional_response(request, etag=etag) or Response(data)
+        body = json.dumps(spending_representation(summary), separators=(",", ":")).encode()
+        etag = quote_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
+        response = get_conditional_response(request, etag=etag) or HttpResponse(body, content_type="application/json")
         response["ETag"] = etag
         patch_cache_control(response, private=True, max_age=0, stale_if_error=SPENDING_STALE_IF_ERROR)
-        patch_vary_headers(response, ["Authorization", "Cookie"])
+        patch_vary_headers(response, ["Accept", "Authorization", "Cookie"])
         return response

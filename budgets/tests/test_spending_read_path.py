@@ -260,3 +260,23 @@ def test_database_stopped_the_last_known_copy_answers_marked_stale(user, account
     finally:
         connection.close()
         connection.settings_dict["PORT"] = port
+
+
+def test_the_fast_representation_is_exactly_the_documented_serializers(user, account, ingest):
+    from budgets.selectors import SpendingSummary, spending_summary
+    from budgets.serializers import SpendingOutputSerializer, spending_representation
+
+    spend_this_month(
+        ingest,
+        account,
+        ("-84.27", "WHOLE FOODS MKT #10234"),
+        ("25.00", "WHOLE FOODS MKT #10234"),
+        ("-6", "NETFLIX.COM"),
+    )
+    budget_set(user=user, category=Category.objects.get(path="food"), amount=Decimal("70.00"))
+    budget_set(user=user, category=Category.objects.get(path="food/coffee"), amount=Decimal("3.33"))
+    summary = spending_summary(user_id=user.pk, month=timezone.localdate().replace(day=1))
+    stale = SpendingSummary(summary.spending, summary.budgets, stale=True)
+    empty = spending_summary(user_id=user.pk, month=timezone.localdate().replace(year=2001, day=1))
+    for case in (summary, stale, empty):
+        assert spending_representation(case) == SpendingOutputSerializer(case).data
