@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench bench-categorizer bench-widget
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,12 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-bench: $(VENV)/.dev
+# Both benchmarks. The widget's needs PostgreSQL and Redis on 127.0.0.1 (as CI starts them),
+# wrk and Node.js; see docs/PERFORMANCE.md.
+bench: bench-categorizer bench-widget
+
+bench-categorizer: $(VENV)/.dev
 	$(PY) bench/categorizer.py
+
+bench-widget: $(VENV)/.dev
+	$(PY) bench/widget.py
