@@ -6,6 +6,7 @@ from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import quote_etag
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +16,14 @@ from categories.selectors import category_get_by_path
 from mint.http import request_user
 
 from . import selectors, services
-from .serializers import BudgetInputSerializer, BudgetOutputSerializer, spending_representation
+from .recommendations import budget_recommendations
+from .serializers import (
+    BudgetInputSerializer,
+    BudgetOutputSerializer,
+    RecommendationAcceptInputSerializer,
+    RecommendationOutputSerializer,
+    spending_representation,
+)
 
 SPENDING_STALE_IF_ERROR = 7 * 24 * 3600  # seconds the app may show its last copy when it cannot reach us
 
@@ -40,6 +48,22 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(
             self.get_serializer(budget).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+    @action(detail=False, methods=["get"])
+    def recommendations(self, request: Request) -> Response:
+        """A recommended budget per category, each with the rule and months behind it."""
+        recommendations = budget_recommendations(user=request_user(request))
+        return Response({"results": RecommendationOutputSerializer(recommendations, many=True).data})
+
+    @action(detail=False, methods=["post"], url_path="recommendations/accept")
+    def recommendations_accept(self, request: Request) -> Response:
+        """Set the recommended budgets: all of them, or `categories`."""
+        data = RecommendationAcceptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        budgets = services.budget_recommendations_accept(
+            user=request_user(request), categories=data.validated_data.get("categories")
+        )
+        return Response({"results": self.get_serializer(budgets, many=True).data})
 
 
 class SpendingApi(APIView):

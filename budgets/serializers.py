@@ -22,6 +22,24 @@ class BudgetInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
 
 
+class RecommendationOutputSerializer(serializers.Serializer):
+    category = serializers.CharField(help_text="Category path")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Recommended monthly budget")
+    rule = serializers.CharField(help_text="history (your own months) or income-template (a share of income)")
+    reason = serializers.CharField(help_text="How the figure was reached, in words")
+    months = serializers.ListField(child=serializers.DateField(format="%Y-%m"), help_text="The months it comes from")
+    current_budget = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+
+
+class RecommendationAcceptInputSerializer(serializers.Serializer):
+    categories = serializers.ListField(
+        child=serializers.CharField(max_length=90),
+        required=False,
+        max_length=100,
+        help_text="Category paths to accept; leave out to accept every recommendation",
+    )
+
+
 class BreakdownChildSerializer(serializers.Serializer):
     category = serializers.CharField(help_text="Category path")
     amount = serializers.DecimalField(max_digits=16, decimal_places=2, help_text="Spent; refunds lower it")

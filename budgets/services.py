@@ -19,6 +19,7 @@ from transactions.aggregates import spending_lock_name
 from transactions.selectors import month_spending_from_db
 
 from .models import Budget, BudgetAlert
+from .recommendations import budget_recommendations
 from .selectors import (
     budget_amounts_from_db,
     budgets_cache_key,
@@ -41,6 +42,18 @@ def budget_set(*, user: User, category: Category, amount: Decimal) -> tuple[Budg
         # A budget set below what is already spent this month is already crossed.
         enqueue_on_commit("budgets.tasks.spending_changed", user.pk, [current_month().isoformat()])
     return budget, created
+
+
+def budget_recommendations_accept(*, user: User, categories: list[str] | None = None) -> list[Budget]:
+    """Set the recommended budgets (all, or those of the given category paths), all or none."""
+    chosen = [rec for rec in budget_recommendations(user=user) if categories is None or rec.category in categories]
+    if categories is not None:
+        unknown = set(categories) - {rec.category for rec in chosen}
+        if unknown:
+            raise ValidationError({"categories": f"No recommendation for {', '.join(sorted(unknown))}."})
+    paths = {category.path: category for category in Category.objects.filter(path__in=[rec.category for rec in chosen])}
+    with transaction.atomic():
+        return [budget_set(user=user, category=paths[rec.category], amount=rec.amount)[0] for rec in chosen]
 
 
 def budgets_cache_refresh(*, user_id: int) -> None:

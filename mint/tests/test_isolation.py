@@ -49,15 +49,24 @@ DETAIL_CASES = [
     ("rule-detail", "patch", "rule", {"category": "food/dining"}),
     ("rule-detail", "delete", "rule", None),
 ]
-LIST_CASES = ["account-list", "transaction-list", "budget-list", "notification-list", "rule-list"]
+LIST_CASES = [
+    "account-list",
+    "transaction-list",
+    "budget-list",
+    "budget-recommendations",
+    "notification-list",
+    "rule-list",
+]
 SHARED_ROUTES = {"category-list"}  # the category tree is the same for everyone
+# Routes that take no object id, with a test of their own below.
+OWN_DATA_ROUTES = {"budget-recommendations-accept"}
 
 
 def test_every_router_route_has_an_isolation_case():
     routes = {pattern.name for pattern in build_router().urls if isinstance(pattern, URLPattern) and pattern.name} - {
         "api-root"
     }
-    covered = {name for name, *_ in DETAIL_CASES} | set(LIST_CASES) | SHARED_ROUTES
+    covered = {name for name, *_ in DETAIL_CASES} | set(LIST_CASES) | SHARED_ROUTES | OWN_DATA_ROUTES
     assert routes <= covered, f"routes without an isolation case: {sorted(routes - covered)}"
 
 
@@ -76,6 +85,12 @@ def test_lists_hold_only_the_callers_rows(user_client, victim_data, name):
 def test_filters_do_not_reach_another_users_rows(user_client, victim_data):
     response = user_client.get("/api/v1/transactions/", {"account": victim_data["account"]})
     assert response.json()["results"] == []
+
+
+def test_accepting_recommendations_uses_and_changes_only_the_callers_data(user_client, victim_data, other_user):
+    response = user_client.post(reverse("budget-recommendations-accept"), {}, format="json")
+    assert response.json()["results"] == []
+    assert list(other_user.budgets.values_list("category__path", "amount")) == [("food", Decimal("10.00"))]
 
 
 def test_spending_is_the_callers_own(user_client, victim_data):
