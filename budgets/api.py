@@ -18,6 +18,7 @@ from mint.http import request_user
 from . import selectors, services
 from .recommendations import budget_recommendations
 from .serializers import (
+    BudgetChangeInputSerializer,
     BudgetInputSerializer,
     BudgetOutputSerializer,
     RecommendationAcceptInputSerializer,
@@ -29,7 +30,9 @@ SPENDING_STALE_IF_ERROR = 7 * 24 * 3600  # seconds the app may show its last cop
 
 
 class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Monthly budgets; POST creates or replaces the budget on a category."""
+    """Monthly budgets; POST creates or replaces the budget on a category, PUT changes one, DELETE removes it."""
+
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
     serializer_class = BudgetOutputSerializer
 
@@ -43,11 +46,30 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if category is None:
             raise ValidationError({"category": ["Unknown category."]})
         budget, created = services.budget_set(
-            user=request_user(request), category=category, amount=data.validated_data["amount"]
+            user=request_user(request),
+            category=category,
+            amount=data.validated_data["amount"],
+            approaching_percent=data.validated_data.get("approaching_percent"),
         )
         return Response(
             self.get_serializer(budget).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        budget = self.get_object()
+        data = BudgetChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        budget, _ = services.budget_set(
+            user=request_user(request),
+            category=budget.category,
+            amount=data.validated_data["amount"],
+            approaching_percent=data.validated_data.get("approaching_percent"),
+        )
+        return Response(self.get_serializer(budget).data)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        services.budget_delete(budget=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=False, methods=["get"])
     def recommendations(self, request: Request) -> Response:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from mint.models import TimeStampedModel
@@ -15,6 +15,12 @@ class Budget(TimeStampedModel):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budgets")
     category = models.ForeignKey("categories.Category", on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    approaching_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="When the approaching alert fires, in percent of the budget; empty for the default",
+    )
 
     class Meta:
         ordering = ["category__path"]
@@ -22,6 +28,18 @@ class Budget(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.category} {self.amount}"
+
+    @property
+    def approaching_level(self) -> int:
+        return self.approaching_percent or settings.BUDGET_ALERT_LEVELS["approaching"]
+
+    @property
+    def alert_levels(self) -> list[tuple[str, int]]:
+        """(level, percent of the budget), lowest first."""
+        return [
+            (BudgetAlert.Level.APPROACHING, self.approaching_level),
+            (BudgetAlert.Level.EXCEEDED, settings.BUDGET_ALERT_LEVELS["exceeded"]),
+        ]
 
 
 class BudgetAlert(models.Model):

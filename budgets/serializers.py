@@ -11,15 +11,24 @@ CENT = Decimal("0.01")
 
 class BudgetOutputSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="category.path")
+    approaching_percent = serializers.IntegerField(
+        source="approaching_level", help_text="The approaching alert fires at this percent of the budget"
+    )
 
     class Meta:
         model = Budget
-        fields = ["id", "category", "amount", "created_at", "updated_at"]
+        fields = ["id", "category", "amount", "approaching_percent", "created_at", "updated_at"]
 
 
-class BudgetInputSerializer(serializers.Serializer):
+class BudgetChangeInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    approaching_percent = serializers.IntegerField(
+        required=False, min_value=1, max_value=99, help_text="Percent of the budget for the approaching alert (80)"
+    )
+
+
+class BudgetInputSerializer(BudgetChangeInputSerializer):
     category = serializers.CharField(max_length=90, help_text="Category path, e.g. food/groceries")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
 
 
 class RecommendationOutputSerializer(serializers.Serializer):

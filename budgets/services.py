@@ -29,19 +29,57 @@ from .selectors import (
 )
 
 
-def budget_set(*, user: User, category: Category, amount: Decimal) -> tuple[Budget, bool]:
-    """Create or replace the user's monthly budget on a category; True if it was created."""
+def budget_set(
+    *, user: User, category: Category, amount: Decimal, approaching_percent: int | None = None
+) -> tuple[Budget, bool]:
+    """Create or replace the user's monthly budget on a category; True if it was created.
+
+    `approaching_percent` changes when the first alert fires (left as it was when None). A
+    budget moved above this month's spending re-arms the alerts it no longer reaches, so
+    they can fire again later in the month.
+    """
     if not category.is_spending:
         raise ValidationError({"category": f"{category.path} is not a spending category."})
     if amount <= 0:
         raise ValidationError({"amount": "A budget must be more than zero."})
+    if approaching_percent is not None and not 1 <= approaching_percent <= 99:
+        raise ValidationError({"approaching_percent": "Between 1 and 99 percent."})
+    defaults: dict[str, object] = {"amount": amount}
+    if approaching_percent is not None:
+        defaults["approaching_percent"] = approaching_percent
     with transaction.atomic():
         transaction_lock(spending_lock_name(user.pk))
-        budget, created = Budget.objects.update_or_create(user=user, category=category, defaults={"amount": amount})
+        budget, created = Budget.objects.update_or_create(user=user, category=category, defaults=defaults)
+        if not created:
+            _alerts_rearm(budget=budget)
         transaction.on_commit(lambda: budgets_cache_refresh(user_id=user.pk))
         # A budget set below what is already spent this month is already crossed.
         enqueue_on_commit("budgets.tasks.spending_changed", user.pk, [current_month().isoformat()])
     return budget, created
+
+
+def budget_delete(*, budget: Budget) -> None:
+    """Remove a budget; this month's alerts on it go too, so a new budget starts afresh."""
+    with transaction.atomic():
+        transaction_lock(spending_lock_name(budget.user_id))
+        BudgetAlert.objects.filter(
+            user_id=budget.user_id, category_id=budget.category_id, month=current_month()
+        ).delete()
+        budget.delete()
+        transaction.on_commit(lambda: budgets_cache_refresh(user_id=budget.user_id))
+
+
+def _alerts_rearm(*, budget: Budget) -> None:
+    """Forget this month's alerts on the budget whose level the current spending no longer reaches."""
+    month = current_month()
+    spent = spent_in_category(
+        month_spending_from_db(user_id=budget.user_id, month=month).categories, budget.category.path
+    )
+    used = spent * 100 / budget.amount
+    unreached = [level for level, threshold in budget.alert_levels if used < threshold]
+    BudgetAlert.objects.filter(
+        user_id=budget.user_id, category=budget.category, month=month, level__in=unreached
+    ).delete()
 
 
 def budget_recommendations_accept(*, user: User, categories: list[str] | None = None) -> list[Budget]:
@@ -89,12 +127,11 @@ def budget_alerts_check(*, user: User, month: dt.date) -> list[BudgetAlert]:
     if not budgets:
         return []
     spending = month_spending_from_db(user_id=user.pk, month=month)
-    levels = sorted(settings.BUDGET_ALERT_LEVELS.items(), key=lambda item: item[1])
     fired = []
     for budget in budgets:
         spent = spent_in_category(spending.categories, budget.category.path)
         used = spent * 100 / budget.amount
-        crossed = [level for level, threshold in levels if used >= threshold]
+        crossed = [level for level, threshold in budget.alert_levels if used >= threshold]
         if crossed:
             fired += _alerts_record(user=user, budget=budget, month=month, levels=crossed, spent=spent)
     return fired
@@ -116,11 +153,12 @@ def _alerts_record(
             if created:
                 new.append(alert)
         if new:
-            _alert_notify(user=user, budget=budget, month=month, level=new[-1].level, spent=spent)
+            _alert_notify(user=user, budget=budget, alert=new[-1], spent=spent)
     return new
 
 
-def _alert_notify(*, user: User, budget: Budget, month: dt.date, level: str, spent: Decimal) -> None:
+def _alert_notify(*, user: User, budget: Budget, alert: BudgetAlert, spent: Decimal) -> None:
+    month, level = alert.month, alert.level
     path = budget.category.path
     if level == BudgetAlert.Level.EXCEEDED:
         subject = f"You've gone over your {budget.category.name} budget"
@@ -135,6 +173,7 @@ def _alert_notify(*, user: User, budget: Budget, month: dt.date, level: str, spe
         kind=f"budget.{level}",
         subject=subject,
         body=body,
-        dedupe_key=f"budget:{budget.category_id}:{month:%Y-%m}:{level}",
+        # The alert row's own id: a re-armed alert (the budget was raised) is a new notice.
+        dedupe_key=f"budget-alert:{alert.pk}",
         context={"category": path, "month": f"{month:%Y-%m}", "level": level},
     )

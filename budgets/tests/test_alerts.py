@@ -106,3 +106,69 @@ def test_notifications_api_lists_and_marks_read(user_client, account, groceries_
     assert notice["month"] == f"{timezone.localdate():%Y-%m}"
     read = user_client.post(f"/api/v1/notifications/{notice['id']}/read/").json()
     assert read["read"] is True
+
+
+def test_a_refund_below_the_threshold_and_a_new_crossing_do_not_alert_twice(
+    user, account, groceries_budget, ingest, mailoutbox
+):
+    today = timezone.localdate()
+    ingest(account, (today, "-85.00", "WHOLE FOODS MKT #10234", "a"))
+    ingest(account, (today, "20.00", "WHOLE FOODS MKT #10234", "refund"))  # 65 %
+    ingest(account, (today, "-20.00", "WHOLE FOODS MKT #10234", "again"))  # 85 % again
+    assert [message.subject for message in mailoutbox] == ["You're close to your Groceries budget"]
+
+
+def test_raising_the_budget_above_spending_lets_the_alert_fire_again(
+    user, account, groceries_budget, ingest, mailoutbox, django_capture_on_commit_callbacks
+):
+    today = timezone.localdate()
+    ingest(account, (today, "-85.00", "WHOLE FOODS MKT #10234", "a"))  # 85 % of 100
+    with django_capture_on_commit_callbacks(execute=True):
+        services.budget_set(user=user, category=groceries_budget.category, amount=Decimal("200"))  # 42.5 %
+    assert not BudgetAlert.objects.exists()
+
+    ingest(account, (today, "-80.00", "WHOLE FOODS MKT #10234", "b"))  # 82.5 % of 200
+    assert [message.subject for message in mailoutbox] == [
+        "You're close to your Groceries budget",
+        "You're close to your Groceries budget",
+    ]
+    assert Notification.objects.filter(kind="budget.approaching").count() == 2
+
+
+def test_lowering_the_budget_keeps_alerts_already_sent(
+    user, account, groceries_budget, ingest, mailoutbox, django_capture_on_commit_callbacks
+):
+    ingest(account, (timezone.localdate(), "-85.00", "WHOLE FOODS MKT #10234", "a"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.budget_set(user=user, category=groceries_budget.category, amount=Decimal("90"))  # 94 %
+    assert [message.subject for message in mailoutbox] == ["You're close to your Groceries budget"]
+
+
+def test_a_budget_can_alert_earlier(user, account, ingest, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.budget_set(
+            user=user,
+            category=Category.objects.get(path="food/groceries"),
+            amount=Decimal("100"),
+            approaching_percent=50,
+        )
+    ingest(account, (timezone.localdate(), "-55.00", "WHOLE FOODS MKT #10234", "a"))
+    assert [message.subject for message in mailoutbox] == ["You're close to your Groceries budget"]
+
+
+def test_budgets_api_change_and_remove(user, user_client, groceries_budget, django_capture_on_commit_callbacks):
+    url = f"/api/v1/budgets/{groceries_budget.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = user_client.put(url, {"amount": "250.00", "approaching_percent": 90}, format="json")
+    assert changed.status_code == 200
+    assert (changed.json()["amount"], changed.json()["approaching_percent"]) == ("250.00", 90)
+    [food] = user_client.get("/api/v1/spending/current").json()["breakdown"]
+    assert food["children"][0]["budget"] == "250.00"
+
+    assert user_client.put(url, {"amount": "0"}, format="json").status_code == 400
+    assert user_client.put(url, {"amount": "10", "approaching_percent": 100}, format="json").status_code == 400
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert user_client.delete(url).status_code == 204
+    assert user_client.get(url).status_code == 404
+    assert user_client.get("/api/v1/spending/current").json()["breakdown"] == []

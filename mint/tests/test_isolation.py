@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from budgets import services as budget_services
+from budgets.models import Budget
 from categories.models import Category, UserRule
 from mint.api import build_router
 from notifications.models import Notification
@@ -43,6 +44,8 @@ DETAIL_CASES = [
     ("transaction-detail", "get", "transaction", None),
     ("transaction-detail", "patch", "transaction", {"category": "food/dining"}),
     ("budget-detail", "get", "budget", None),
+    ("budget-detail", "put", "budget", {"amount": "999.00"}),
+    ("budget-detail", "delete", "budget", None),
     ("notification-detail", "get", "notification", None),
     ("notification-read", "post", "notification", None),
     ("rule-detail", "get", "rule", None),
@@ -102,9 +105,12 @@ def test_nothing_was_changed(user_client, victim_data):
     user_client.post(f"/api/v1/notifications/{victim_data['notification']}/read/")
     user_client.patch(f"/api/v1/rules/{victim_data['rule']}/", {"category": "food/dining"}, format="json")
     user_client.delete(f"/api/v1/rules/{victim_data['rule']}/")
+    user_client.put(f"/api/v1/budgets/{victim_data['budget']}/", {"amount": "999.00"}, format="json")
+    user_client.delete(f"/api/v1/budgets/{victim_data['budget']}/")
     assert Transaction.objects.get(pk=victim_data["transaction"]).category.path == "food/groceries"
     assert Notification.objects.get(pk=victim_data["notification"]).read_at is None
     assert UserRule.objects.get(pk=victim_data["rule"]).category.path == "food/groceries"
+    assert Budget.objects.get(pk=victim_data["budget"]).amount == Decimal("10.00")
 
 
 ANONYMOUS_CASES = [
