@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class MintConfig(AppConfig):
@@ -7,3 +8,6 @@ class MintConfig(AppConfig):
 
     def ready(self) -> None:
         from . import authentication, checks  # noqa: F401  (registers the token signals and system checks)
+        from .schedules import schedules_ensure
+
+        post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="mint.schedules_ensure")

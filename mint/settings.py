@@ -171,6 +171,9 @@ else:
 vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mint <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where the site is reached, for links in emails (unsubscribe).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+NOTIFICATION_DIGEST_HOUR = env.int("NOTIFICATION_DIGEST_HOUR", default=8)  # local hour the daily digest goes out
 
 AUTH_USER_MODEL = "mint.User"
 AUTH_PASSWORD_VALIDATORS = [

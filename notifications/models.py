@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
@@ -12,6 +14,7 @@ class Notification(models.Model):
         SENDING = "sending"
         SENT = "sent"
         SKIPPED = "skipped"
+        HELD = "held"  # for the daily digest, or until the user's quiet hours end
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=50)
@@ -33,3 +36,34 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class NotificationPreferences(models.Model):
+    """How a user wants notices. No row means the defaults: everything on, emails at once."""
+
+    class EmailMode(models.TextChoices):
+        IMMEDIATE = "immediate", "As it happens"
+        DIGEST = "digest", "One email a day"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    email_enabled = models.BooleanField("Email me", default=True)
+    in_app_enabled = models.BooleanField("Show the unread count in the app", default=True)
+    email_mode = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.IMMEDIATE)
+    quiet_start = models.TimeField(null=True, blank=True, help_text="No email from this time...")
+    quiet_end = models.TimeField(null=True, blank=True, help_text="...until this time (the site's time zone)")
+
+    class Meta:
+        verbose_name_plural = "notification preferences"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: email {'on' if self.email_enabled else 'off'}, {self.email_mode}"
+
+    def is_quiet(self, at: dt.time) -> bool:
+        """Whether `at` (local time) falls in the quiet hours, which may span midnight."""
+        if self.quiet_start is None or self.quiet_end is None or self.quiet_start == self.quiet_end:
+            return False
+        if self.quiet_start < self.quiet_end:
+            return self.quiet_start <= at < self.quiet_end
+        return at >= self.quiet_start or at < self.quiet_end

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from mint.models import User
 
-from .models import Notification
+from .models import Notification, NotificationPreferences
 
 
 def notification_list_for_user(*, user: User) -> QuerySet[Notification]:
@@ -12,4 +12,7 @@ def notification_list_for_user(*, user: User) -> QuerySet[Notification]:
 
 
 def notification_unread_count(*, user: User) -> int:
+    """Unread notices, or 0 for a user who turned the in-app count off."""
+    if NotificationPreferences.objects.filter(user=user, in_app_enabled=False).exists():
+        return 0
     return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -6,15 +6,18 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
+from mint.models import User
 from mint.tasks import enqueue_on_commit
 
-from .models import Notification
+from .models import Notification, NotificationPreferences
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +49,17 @@ def notification_create(
     return notification
 
 
-def notification_email_send(*, notification_id: int) -> bool:
+def notification_email_send(*, notification_id: int, now: dt.datetime | None = None) -> bool:
     """Send the notice's email; True if this call sent it.
 
     The claim (PENDING -> SENDING) is a conditional UPDATE, so two deliveries of the task
     never both send. A claim older than the queue's retry window belongs to a worker that
     died (tasks time out before that), so the redelivered task may take it over: the email
     is then sent late rather than never, at the price of a second copy in the rare case
-    the dead worker had sent it and not yet recorded so.
+    the dead worker had sent it and not yet recorded so. A user who turned email off gets
+    none; one who wants a digest, or is in quiet hours, has it held for `held_emails_send`.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     abandoned = now - dt.timedelta(seconds=settings.Q_CLUSTER["retry"])
     claimable = Q(email_status=Notification.EmailStatus.PENDING) | Q(
         email_status=Notification.EmailStatus.SENDING, email_claimed_at__lt=abandoned
@@ -66,29 +70,119 @@ def notification_email_send(*, notification_id: int) -> bool:
     if not claimed:
         return False
     notification = Notification.objects.select_related("user").get(pk=notification_id)
-    if not notification.user.email:
-        Notification.objects.filter(pk=notification_id).update(email_status=Notification.EmailStatus.SKIPPED)
+    preferences = notification_preferences_for(user=notification.user)
+    if not notification.user.email or not preferences.email_enabled:
+        _email_status_set([notification_id], Notification.EmailStatus.SKIPPED)
         return False
-    context = {"notification": notification, "user": notification.user}
-    message = EmailMultiAlternatives(
+    if preferences.email_mode == preferences.EmailMode.DIGEST or preferences.is_quiet(timezone.localtime(now).time()):
+        _email_status_set([notification_id], Notification.EmailStatus.HELD)
+        return False
+    _email_deliver(
+        [notification_id],
+        user=notification.user,
         subject=notification.subject,
+        context={"notifications": [notification]},
+    )
+    return True
+
+
+def held_emails_send(*, now: dt.datetime | None = None) -> int:
+    """Send what was held: a digest once a day (from NOTIFICATION_DIGEST_HOUR), the rest once
+    the user's quiet hours are over. Runs on a schedule; returns the emails sent."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    sent = 0
+    user_ids = Notification.objects.filter(email_status=Notification.EmailStatus.HELD).values_list("user_id", flat=True)
+    for user_id in sorted(set(user_ids)):
+        user = User.objects.get(pk=user_id)
+        preferences = notification_preferences_for(user=user)
+        if preferences.is_quiet(local.time()):
+            continue
+        digest = preferences.email_mode == preferences.EmailMode.DIGEST
+        if digest and local.hour < settings.NOTIFICATION_DIGEST_HOUR:
+            continue
+        if not preferences.email_enabled or not user.email:
+            Notification.objects.filter(user=user, email_status=Notification.EmailStatus.HELD).update(
+                email_status=Notification.EmailStatus.SKIPPED
+            )
+            continue
+        held = Notification.objects.filter(user=user, email_status=Notification.EmailStatus.HELD)
+        ids = list(held.values_list("pk", flat=True))
+        # The same claim as a single send: only rows still held are taken.
+        claimed = Notification.objects.filter(pk__in=ids, email_status=Notification.EmailStatus.HELD).update(
+            email_status=Notification.EmailStatus.SENDING, email_claimed_at=now
+        )
+        if not claimed:
+            continue
+        notices = list(Notification.objects.filter(pk__in=ids, email_claimed_at=now).order_by("created_at", "pk"))
+        groups = [notices] if digest else [[notice] for notice in notices]
+        for group in groups:
+            subject = group[0].subject if len(group) == 1 else f"Mint: {len(group)} notices for you"
+            _email_deliver(
+                [notice.pk for notice in group], user=user, subject=subject, context={"notifications": group}
+            )
+            sent += 1
+    return sent
+
+
+def _email_status_set(ids: list[int], status: str) -> None:
+    Notification.objects.filter(pk__in=ids).update(email_status=status, email_claimed_at=None)
+
+
+def _email_deliver(ids: list[int], *, user: User, subject: str, context: dict) -> None:
+    """Send one email for the claimed notices and record it; on failure release the claim."""
+    unsubscribe = settings.SITE_URL.rstrip("/") + reverse(
+        "notifications:unsubscribe", kwargs={"token": email_unsubscribe_token(user=user)}
+    )
+    context = {**context, "user": user, "unsubscribe_url": unsubscribe}
+    message = EmailMultiAlternatives(
+        subject=subject,
         body=render_to_string("notifications/email.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[notification.user.email],
+        to=[user.email],
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
     message.attach_alternative(render_to_string("notifications/email.html", context), "text/html")
     try:
         message.send()
     except Exception:
         # Nothing went out: release the claim so the task's retry can send it.
-        Notification.objects.filter(pk=notification_id).update(
-            email_status=Notification.EmailStatus.PENDING, email_claimed_at=None
-        )
+        _email_status_set(ids, Notification.EmailStatus.PENDING)
         raise
-    Notification.objects.filter(pk=notification_id).update(
+    Notification.objects.filter(pk__in=ids).update(
         email_status=Notification.EmailStatus.SENT, emailed_at=timezone.now()
     )
-    return True
+
+
+def notification_preferences_for(*, user: User) -> NotificationPreferences:
+    """The user's preferences; the defaults (unsaved) when they never changed any."""
+    preferences = NotificationPreferences.objects.filter(user=user).first()
+    return preferences or NotificationPreferences(user=user)
+
+
+def notification_preferences_update(*, user: User, **fields: object) -> NotificationPreferences:
+    preferences = notification_preferences_for(user=user)
+    for name, value in fields.items():
+        setattr(preferences, name, value)
+    preferences.full_clean()
+    preferences.save()
+    return preferences
+
+
+UNSUBSCRIBE_SALT = "notifications.unsubscribe"
+
+
+def email_unsubscribe_token(*, user: User) -> str:
+    """A signed token that turns this user's email off, for the link in every email."""
+    return signing.dumps(user.pk, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def email_unsubscribe(*, token: str) -> User:
+    """Turn email off for the token's user; raises signing.BadSignature for a forged token."""
+    user_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    user = User.objects.get(pk=user_id)
+    notification_preferences_update(user=user, email_enabled=False)
+    return user
 
 
 def notification_mark_read(*, notification: Notification) -> Notification:

@@ -11,7 +11,7 @@ from budgets import services as budget_services
 from budgets.models import Budget
 from categories.models import Category, UserRule
 from mint.api import build_router
-from notifications.models import Notification
+from notifications.models import Notification, NotificationPreferences
 from transactions.models import Transaction
 from transactions.services import transaction_recategorize
 
@@ -62,7 +62,7 @@ LIST_CASES = [
 ]
 SHARED_ROUTES = {"category-list"}  # the category tree is the same for everyone
 # Routes that take no object id, with a test of their own below.
-OWN_DATA_ROUTES = {"budget-recommendations-accept"}
+OWN_DATA_ROUTES = {"budget-recommendations-accept", "notification-preferences"}
 
 
 def test_every_router_route_has_an_isolation_case():
@@ -94,6 +94,12 @@ def test_accepting_recommendations_uses_and_changes_only_the_callers_data(user_c
     response = user_client.post(reverse("budget-recommendations-accept"), {}, format="json")
     assert response.json()["results"] == []
     assert list(other_user.budgets.values_list("category__path", "amount")) == [("food", Decimal("10.00"))]
+
+
+def test_notification_preferences_are_the_callers_own(user_client, victim_data, other_user):
+    user_client.put("/api/v1/notifications/preferences/", {"email_enabled": False}, format="json")
+    assert NotificationPreferences.objects.filter(user=other_user).exists() is False
+    assert user_client.get("/api/v1/notifications/preferences/").json()["email_enabled"] is False
 
 
 def test_spending_is_the_callers_own(user_client, victim_data):

@@ -1,10 +1,19 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from notifications.models import Notification
-from notifications.services import notification_create, notification_email_send
+from notifications.selectors import notification_unread_count
+from notifications.services import (
+    email_unsubscribe_token,
+    held_emails_send,
+    notification_create,
+    notification_email_send,
+    notification_preferences_for,
+    notification_preferences_update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +49,125 @@ def test_a_claim_abandoned_by_a_dead_sender_is_taken_over(notice, mailoutbox, se
     assert notification_email_send(notification_id=notice.pk) is True
     assert len(mailoutbox) == 1
     assert Notification.objects.get(pk=notice.pk).email_status == "sent"
+
+
+def test_every_email_has_a_working_unsubscribe_link(user, notice, mailoutbox, client):
+    notification_email_send(notification_id=notice.pk)
+    [message] = mailoutbox
+    url = message.extra_headers["List-Unsubscribe"].strip("<>")
+    assert url in message.body
+    assert url in message.alternatives[0][0]
+    path = url.removeprefix(settings.SITE_URL.rstrip("/"))
+
+    assert client.get(path).status_code == 200  # a page with a button: a link scanner changes nothing
+    assert notification_preferences_for(user=user).email_enabled is True
+    assert client.post(path).status_code == 200  # no login needed
+    assert notification_preferences_for(user=user).email_enabled is False
+
+    later = notification_create(user=user, kind="test", subject="Later", body="", dedupe_key="k2")
+    assert later is not None
+    assert notification_email_send(notification_id=later.pk) is False
+    assert len(mailoutbox) == 1
+
+
+def test_a_forged_unsubscribe_token_is_a_404(user, client):
+    token = email_unsubscribe_token(user=user)
+    assert client.post(f"/notifications/unsubscribe/{token[:-2]}xx/").status_code == 404
+    assert notification_preferences_for(user=user).email_enabled is True
+
+
+def test_digest_mode_holds_emails_and_sends_one_digest_from_the_digest_hour(
+    user, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    notification_preferences_update(user=user, email_mode="digest")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = notification_create(user=user, kind="test", subject="First", body="One.", dedupe_key="d1")
+        second = notification_create(user=user, kind="test", subject="Second", body="Two.", dedupe_key="d2")
+    assert first is not None
+    assert second is not None
+    assert mailoutbox == []
+    assert set(Notification.objects.values_list("email_status", flat=True)) == {"held"}
+
+    early = dt.datetime(2026, 11, 21, settings.NOTIFICATION_DIGEST_HOUR - 1, 30, tzinfo=timezone.get_current_timezone())
+    assert held_emails_send(now=early) == 0
+    on_time = early + dt.timedelta(hours=1)
+    assert held_emails_send(now=on_time) == 1
+    assert held_emails_send(now=on_time) == 0  # a second run finds nothing held
+    [digest] = mailoutbox
+    assert digest.subject == "Mint: 2 notices for you"
+    assert "One." in digest.body
+    assert "Two." in digest.body
+    assert {first.pk, second.pk} == set(Notification.objects.filter(email_status="sent").values_list("pk", flat=True))
+
+
+def test_quiet_hours_hold_an_email_until_they_end(user, mailoutbox):
+    notification_preferences_update(user=user, quiet_start=dt.time(22, 0), quiet_end=dt.time(7, 0))
+    night = dt.datetime(2026, 11, 21, 23, 15, tzinfo=timezone.get_current_timezone())
+    with_quiet = notification_create(
+        user=user, kind="test", subject="Late", body="At night.", dedupe_key="q1", email=False
+    )
+    assert with_quiet is not None
+    Notification.objects.filter(pk=with_quiet.pk).update(email_status="pending")
+    assert notification_email_send(notification_id=with_quiet.pk, now=night) is False
+    assert held_emails_send(now=night + dt.timedelta(hours=2)) == 0  # 01:15, still quiet
+    assert held_emails_send(now=night + dt.timedelta(hours=8)) == 1  # 07:15
+    assert [message.subject for message in mailoutbox] == ["Late"]
+
+
+def test_email_turned_off_sends_nothing(user, mailoutbox, django_capture_on_commit_callbacks):
+    notification_preferences_update(user=user, email_enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_create(user=user, kind="test", subject="Hello", body="", dedupe_key="off")
+    assert mailoutbox == []
+    assert Notification.objects.get().email_status == "skipped"
+
+
+def test_preferences_page_saves_and_checks_quiet_hours(user, client):
+    client.force_login(user)
+    response = client.post("/notifications/settings/", {"email_mode": "immediate", "quiet_start": "22:00"})
+    assert response.status_code == 200
+    assert "both ends of the quiet hours" in response.content.decode()
+    client.post(
+        "/notifications/settings/",
+        {"email_enabled": "on", "email_mode": "digest", "quiet_start": "22:00", "quiet_end": "07:00"},
+    )
+    preferences = notification_preferences_for(user=user)
+    assert (preferences.email_mode, preferences.quiet_start, preferences.in_app_enabled) == (
+        "digest",
+        dt.time(22, 0),
+        False,
+    )
+
+
+def test_the_unread_count_can_be_turned_off(user):
+    notification_create(user=user, kind="test", subject="Hello", body="", dedupe_key="u1", email=False)
+    assert notification_unread_count(user=user) == 1
+    notification_preferences_update(user=user, in_app_enabled=False)
+    assert notification_unread_count(user=user) == 0
+
+
+def test_preferences_api(user_client):
+    assert user_client.get("/api/v1/notifications/preferences/").json() == {
+        "email_enabled": True,
+        "in_app_enabled": True,
+        "email_mode": "immediate",
+        "quiet_start": None,
+        "quiet_end": None,
+    }
+    changed = user_client.patch(
+        "/api/v1/notifications/preferences/", {"quiet_start": "22:00", "quiet_end": "07:00"}, format="json"
+    )
+    assert (changed.json()["quiet_start"], changed.json()["email_mode"]) == ("22:00:00", "immediate")
+    bad = user_client.patch("/api/v1/notifications/preferences/", {"quiet_start": "22:00"}, format="json")
+    assert bad.status_code == 400
+    assert (
+        user_client.patch("/api/v1/notifications/preferences/", {"email_mode": "hourly"}, format="json").status_code
+        == 400
+    )
+
+
+def test_migrate_schedules_the_held_email_sender():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="notifications.tasks.held_emails_send")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 15, -1)
