@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from mint.models import User
 from mint.tasks import enqueue_on_commit
+from notifications.services import notification_create
 
 from .credentials import (
     BankCredentials,
@@ -175,9 +177,31 @@ def connection_sync_failed(*, connection: Connection, message: str) -> None:
 
 
 def connection_needs_attention(*, connection: Connection, message: str) -> None:
-    Connection.objects.filter(pk=connection.pk).update(
-        status=Connection.Status.NEEDS_ATTENTION, last_error=message, sync_attempts=0
-    )
+    """Pause the connection until the user acts; tell them once per episode, by email and in the app."""
+    with transaction.atomic():
+        newly = (
+            Connection.objects.filter(pk=connection.pk)
+            .exclude(status=Connection.Status.NEEDS_ATTENTION)
+            .update(status=Connection.Status.NEEDS_ATTENTION, last_error=message, sync_attempts=0)
+        )
+        if not newly:
+            Connection.objects.filter(pk=connection.pk).update(last_error=message, sync_attempts=0)
+            return
+        name = connection_display_name(connection=connection)
+        notification_create(
+            user=connection.user,
+            kind="connection.needs-attention",
+            subject=f"Your connection to {name} needs attention",
+            body=f"We could not update your accounts at {name}: {message}",
+            dedupe_key=f"connection-attention:{connection.pk}:{timezone.now().isoformat()}",
+            context={"connection": connection.pk},
+        )
+
+
+def connection_display_name(*, connection: Connection) -> str:
+    if connection.institution_id is not None and connection.institution is not None:
+        return connection.institution.name
+    return urlsplit(connection.url).hostname or connection.url
 
 
 def connections_reencrypt(*, batch_size: int = 500) -> int:

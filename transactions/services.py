@@ -38,6 +38,7 @@ from categories.models import Category, CategorySource
 from categories.selectors import user_rules_for
 from categories.services import unmatched_merchants_record, user_rule_set, vote_record
 from mint.models import User
+from notifications.services import notification_create
 
 from .aggregates import (
     Delta,
@@ -233,6 +234,17 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
         account_services.connection_sync_failed(connection=connection, message=message)
         return SyncOutcome("partial", result, message)
     account_services.connection_sync_succeeded(connection=connection)
+    if result.new:
+        name = account_services.connection_display_name(connection=connection)
+        notification_create(
+            user=connection.user,
+            kind="import.finished",
+            subject=f"{result.new:,} new transaction{'s' if result.new != 1 else ''} from {name}",
+            body=f"Your accounts at {name} are up to date: {result.new:,} new, categorized and counted.",
+            dedupe_key=f"import:{payload.pk}",
+            context={"connection": connection.pk},
+            email=False,  # an everyday event: in the app only
+        )
     return SyncOutcome("imported", result)
 
 

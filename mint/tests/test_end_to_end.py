@@ -75,9 +75,13 @@ def test_the_whole_pipeline_for_a_real_user(
     assert Decimal(widget["total"]) == expected
     assert widget["categories"]["housing/rent"] == str(-stored[(month, Category.objects.get(path="housing/rent").pk)])
 
-    # Alert: the import went straight past 100 %: both levels recorded, one notice in the app and by email.
+    # Alert: the import went straight past 100 %: both levels recorded, one notice in the app and by email,
+    # beside the in-app notice that the import finished.
     notices = api_client.get("/api/v1/notifications/").json()["results"]
-    assert [(n["category"], n["level"]) for n in notices] == [("housing/rent", "exceeded")]
+    assert sorted((n["kind"], n["category"], n["level"]) for n in notices) == [
+        ("budget.exceeded", "housing/rent", "exceeded"),
+        ("import.finished", None, None),
+    ]
     assert sorted(BudgetAlert.objects.filter(user=user).values_list("level", flat=True)) == ["approaching", "exceeded"]
     assert [message.subject for message in mailoutbox] == ["You've gone over your Rent budget"]
 
@@ -87,4 +91,4 @@ def test_the_whole_pipeline_for_a_real_user(
         connection_refresh(connection=Connection.objects.get(user=user))
     after = list(MonthlySpending.objects.filter(user=user).values_list("month", "category_id", "amount", "txn_count"))
     assert after == before
-    assert Notification.objects.filter(user=user).count() == 1
+    assert Notification.objects.filter(user=user).count() == 2  # nothing new: no notice

@@ -134,3 +134,28 @@ def test_the_same_fitid_in_two_statements_of_one_payload_counts_once(user, djang
 
     assert (result.new, Transaction.objects.count()) == (1, 1)
     assert MonthlySpending.objects.get().amount == Decimal("-9.99")
+
+
+def test_a_finished_import_is_an_in_app_notice(linked, mailoutbox):
+    from notifications.models import Notification
+
+    notice = Notification.objects.get(user=linked.user, kind="import.finished")
+    assert notice.subject.endswith("new transactions from 127.0.0.1")
+    assert notice.email_status == "skipped"
+    assert mailoutbox == []
+
+
+def test_a_connection_that_needs_attention_says_so_once(linked, mailoutbox, django_capture_on_commit_callbacks):
+    from accounts.credentials import BankCredentials, credentials_encrypt
+    from notifications.models import Notification
+
+    Connection.objects.filter(pk=linked.pk).update(
+        encrypted_credentials=credentials_encrypt(BankCredentials("alice", "changed-at-the-bank"))
+    )
+    for _ in range(2):  # the daily job, or a retried task, finds it still failing
+        with django_capture_on_commit_callbacks(execute=True):
+            connection_sync(connection=Connection.objects.get(pk=linked.pk))
+
+    [notice] = Notification.objects.filter(user=linked.user, kind="connection.needs-attention")
+    assert "rejected the login" in notice.body
+    assert [message.subject for message in mailoutbox] == ["Your connection to 127.0.0.1 needs attention"]
