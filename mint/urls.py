@@ -28,6 +28,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
     path("transactions/", include("transactions.urls")),
+    path("budgets/", include("budgets.urls")),
     path("rules/", include("categories.urls")),
     path("notifications/", include("notifications.urls")),
     path("api/v1/", include(api_v1)),
