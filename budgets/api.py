@@ -21,6 +21,7 @@ from .serializers import (
     BudgetChangeInputSerializer,
     BudgetInputSerializer,
     BudgetOutputSerializer,
+    MonthlyIncomeSerializer,
     RecommendationAcceptInputSerializer,
     RecommendationOutputSerializer,
     spending_representation,
@@ -70,6 +71,16 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         services.budget_delete(budget=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=False, methods=["get", "put"])
+    def income(self, request: Request) -> Response:
+        """The monthly income the recommendations use when history is short (null: measured)."""
+        user = request_user(request)
+        if request.method == "PUT":
+            data = MonthlyIncomeSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            services.monthly_income_set(user=user, amount=data.validated_data["monthly_income"])
+        return Response(MonthlyIncomeSerializer({"monthly_income": selectors.monthly_income_entered(user=user)}).data)
 
     @action(detail=False, methods=["get"])
     def recommendations(self, request: Request) -> Response:

@@ -96,3 +96,15 @@ class RecommendationAcceptForm(forms.Form):
     def categories(self) -> list[str] | None:
         """What to pass to the service: None for all."""
         return None if self.cleaned_data["all"] else [self.cleaned_data["category"]]
+
+
+class MonthlyIncomeForm(forms.Form):
+    monthly_income = MoneyField(
+        label="Your monthly income",
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="Take-home pay. Used for recommendations while your history is short; leave empty to use what we "
+        "see arrive in your accounts.",
+    )

@@ -64,3 +64,22 @@ class BudgetAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.month:%Y-%m} {self.level}"
+
+
+class BudgetProfile(models.Model):
+    """What a user told us for budgeting. No row: nothing entered, income is measured."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="budget_profile"
+    )
+    monthly_income = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Take-home pay per month; used for recommendations instead of the income we measure",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: income {self.monthly_income}"

@@ -20,10 +20,10 @@ from categories.models import Category
 from mint.http import AuthenticatedHttpRequest
 
 from . import services
-from .forms import BudgetChangeForm, BudgetForm, RecommendationAcceptForm
+from .forms import BudgetChangeForm, BudgetForm, MonthlyIncomeForm, RecommendationAcceptForm
 from .progress import BudgetProgress, budget_progress
 from .recommendations import budget_recommendations
-from .selectors import budget_list_for_user
+from .selectors import budget_list_for_user, monthly_income_entered
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ def _page(
     *,
     add_form: BudgetForm | None = None,
     change_form: tuple[int, BudgetChangeForm] | None = None,
+    income_form: MonthlyIncomeForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The page, with a submitted form that failed (and its errors) in place of its blank one."""
@@ -79,6 +80,8 @@ def _page(
         "items": items,
         "over_count": sum(row.state == "over" for row in rows),
         "add_form": add_form,
+        "income_form": income_form
+        or MonthlyIncomeForm(initial={"monthly_income": monthly_income_entered(user=request.user)}),
         "recommendations": recommendations,
         "to_accept": [rec for rec in recommendations if rec.current_budget != rec.amount],
         "replaces": [rec for rec in recommendations if rec.current_budget not in (None, rec.amount)],
@@ -184,4 +187,19 @@ def recommendations_accept(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     else:
         messages.success(request, f"Your {budgets[0].category.path} budget is now ${budgets[0].amount:,.2f} a month.")
+    return redirect("budgets:list")
+
+
+@login_required
+@require_POST
+def monthly_income_save(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = MonthlyIncomeForm(request.POST)
+    if not form.is_valid():
+        return _page(request, income_form=form, status=400)
+    amount = form.cleaned_data["monthly_income"]
+    services.monthly_income_set(user=request.user, amount=amount)
+    if amount is None:
+        messages.success(request, "Recommendations use the income we see arrive in your accounts.")
+    else:
+        messages.success(request, f"Recommendations use your monthly income of ${amount:,.2f}.")
     return redirect("budgets:list")

@@ -19,7 +19,7 @@ from mint.models import User
 from transactions.models import MonthlySpending
 
 from .models import Budget
-from .selectors import current_month
+from .selectors import current_month, monthly_income_entered
 
 HISTORY_MONTHS = 6  # the trailing complete months a recommendation looks at
 MIN_HISTORY_MONTHS = 3  # fewer than this, and a category falls back to the income template
@@ -66,8 +66,8 @@ def budget_recommendations(*, user: User) -> list[Recommendation]:
 
     With at least MIN_HISTORY_MONTHS complete months of history, the figure is the median of
     the category's monthly spending over them (one large purchase moves a median little),
-    rounded up. Otherwise the income template applies, with income measured as the median
-    of the months' income. One grouped query on monthly_spending.
+    rounded up. Otherwise the income template applies to the income the user entered, or
+    else the median of the months' income. One grouped query on monthly_spending.
     """
     window = _months_before(current_month(), HISTORY_MONTHS)
     rows = (
@@ -111,7 +111,15 @@ def budget_recommendations(*, user: User) -> list[Recommendation]:
                     budgets.get(path),
                 )
     else:
-        monthly_income = statistics.median(income[month] for month in history if month in income) if income else ZERO
+        entered = monthly_income_entered(user=user)
+        if entered:
+            monthly_income, months, source = entered, [], f"${entered:,.2f}, as you entered it"
+        elif income:
+            months = sorted(income)
+            monthly_income = statistics.median(income[month] for month in months)
+            source = f"${monthly_income:,.2f}, the middle of {_span(months)}"
+        else:
+            monthly_income, months, source = ZERO, [], ""
         if monthly_income > 0:
             for path, share in INCOME_TEMPLATE.items():
                 amount = sensible_amount(monthly_income * share)
@@ -120,8 +128,8 @@ def budget_recommendations(*, user: User) -> list[Recommendation]:
                     amount,
                     Rule.INCOME_TEMPLATE,
                     f"Less than {MIN_HISTORY_MONTHS} months of history, so {share:.0%} of your monthly income "
-                    f"(${monthly_income:,.2f}, the middle of {_span(sorted(income))}); rounded up to ${amount:,.0f}.",
-                    sorted(income),
+                    f"({source}); rounded up to ${amount:,.0f}.",
+                    months,
                     budgets.get(path),
                 )
     return sorted(recommendations.values(), key=lambda rec: (-rec.amount, rec.category))

@@ -23,13 +23,17 @@ from transactions.selectors import (
     spending_last_known_key,
 )
 
-from .models import Budget
+from .models import Budget, BudgetProfile
 
 logger = logging.getLogger("mint.fallback")  # at most once a minute
 
 
 def budget_list_for_user(*, user: User) -> QuerySet[Budget]:
     return Budget.objects.filter(user=user).select_related("category")
+
+
+def monthly_income_entered(*, user: User) -> Decimal | None:
+    return BudgetProfile.objects.filter(user=user).values_list("monthly_income", flat=True).first()
 
 
 def spent_in_category(categories: dict[str, Decimal], path: str) -> Decimal:

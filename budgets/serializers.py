@@ -31,6 +31,16 @@ class BudgetInputSerializer(BudgetChangeInputSerializer):
     category = serializers.CharField(max_length=90, help_text="Category path, e.g. food/groceries")
 
 
+class MonthlyIncomeSerializer(serializers.Serializer):
+    monthly_income = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        allow_null=True,
+        help_text="Take-home pay per month for the income template; null to measure it from income transactions",
+    )
+
+
 class RecommendationOutputSerializer(serializers.Serializer):
     category = serializers.CharField(help_text="Category path")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Recommended monthly budget")

@@ -18,7 +18,7 @@ from notifications.services import notification_create
 from transactions.aggregates import spending_lock_name
 from transactions.selectors import month_spending_from_db
 
-from .models import Budget, BudgetAlert
+from .models import Budget, BudgetAlert, BudgetProfile
 from .recommendations import budget_recommendations
 from .selectors import (
     budget_amounts_from_db,
@@ -92,6 +92,14 @@ def budget_recommendations_accept(*, user: User, categories: list[str] | None = 
     paths = {category.path: category for category in Category.objects.filter(path__in=[rec.category for rec in chosen])}
     with transaction.atomic():
         return [budget_set(user=user, category=paths[rec.category], amount=rec.amount)[0] for rec in chosen]
+
+
+def monthly_income_set(*, user: User, amount: Decimal | None) -> BudgetProfile:
+    """The income recommendations use instead of the measured one; None goes back to measuring."""
+    if amount is not None and amount <= 0:
+        raise ValidationError({"monthly_income": "Income must be more than zero, or left empty."})
+    profile, _ = BudgetProfile.objects.update_or_create(user=user, defaults={"monthly_income": amount})
+    return profile
 
 
 def budgets_cache_refresh(*, user_id: int) -> None:

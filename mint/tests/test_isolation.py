@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from budgets import services as budget_services
-from budgets.models import Budget
+from budgets.models import Budget, BudgetProfile
 from categories.models import Category, UserRule
 from mint.api import build_router
 from notifications.models import Notification, NotificationPreferences
@@ -62,7 +62,7 @@ LIST_CASES = [
 ]
 SHARED_ROUTES = {"category-list"}  # the category tree is the same for everyone
 # Routes that take no object id, with a test of their own below.
-OWN_DATA_ROUTES = {"budget-recommendations-accept", "notification-preferences"}
+OWN_DATA_ROUTES = {"budget-recommendations-accept", "budget-income", "notification-preferences"}
 
 
 def test_every_router_route_has_an_isolation_case():
@@ -100,6 +100,11 @@ def test_notification_preferences_are_the_callers_own(user_client, victim_data, 
     user_client.put("/api/v1/notifications/preferences/", {"email_enabled": False}, format="json")
     assert NotificationPreferences.objects.filter(user=other_user).exists() is False
     assert user_client.get("/api/v1/notifications/preferences/").json()["email_enabled"] is False
+
+
+def test_monthly_income_is_the_callers_own(user_client, victim_data, other_user):
+    user_client.put("/api/v1/budgets/income/", {"monthly_income": "123.00"}, format="json")
+    assert not BudgetProfile.objects.filter(user=other_user).exists()
 
 
 def test_spending_is_the_callers_own(user_client, victim_data):
