@@ -21,7 +21,7 @@ from .serializers import (
     BudgetChangeInputSerializer,
     BudgetInputSerializer,
     BudgetOutputSerializer,
-    MonthlyIncomeSerializer,
+    BudgetPreferencesSerializer,
     RecommendationAcceptInputSerializer,
     RecommendationOutputSerializer,
     spending_representation,
@@ -33,7 +33,7 @@ SPENDING_STALE_IF_ERROR = 7 * 24 * 3600  # seconds the app may show its last cop
 class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Monthly budgets; POST creates or replaces the budget on a category, PUT changes one, DELETE removes it."""
 
-    http_method_names = ["get", "post", "put", "delete", "head", "options"]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     serializer_class = BudgetOutputSerializer
 
@@ -72,15 +72,15 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         services.budget_delete(budget=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @action(detail=False, methods=["get", "put"])
-    def income(self, request: Request) -> Response:
-        """The monthly income the recommendations use when history is short (null: measured)."""
+    @action(detail=False, methods=["get", "put", "patch"])
+    def preferences(self, request: Request) -> Response:
+        """Monthly income for the recommendations (null: measured) and the default alert level."""
         user = request_user(request)
-        if request.method == "PUT":
-            data = MonthlyIncomeSerializer(data=request.data)
+        if request.method != "GET":
+            data = BudgetPreferencesSerializer(data=request.data, partial=request.method == "PATCH")
             data.is_valid(raise_exception=True)
-            services.monthly_income_set(user=user, amount=data.validated_data["monthly_income"])
-        return Response(MonthlyIncomeSerializer({"monthly_income": selectors.monthly_income_entered(user=user)}).data)
+            services.budget_profile_update(user=user, **data.validated_data)
+        return Response(BudgetPreferencesSerializer(selectors.budget_profile_for(user=user)).data)
 
     @action(detail=False, methods=["get"])
     def recommendations(self, request: Request) -> Response:

@@ -47,9 +47,9 @@ class BudgetChangeForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "size": 3}),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, default_approaching: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        default = settings.BUDGET_ALERT_LEVELS["approaching"]
+        default = default_approaching or settings.BUDGET_ALERT_LEVELS["approaching"]
         field = self.fields["approaching_percent"]
         field.widget.attrs["placeholder"] = str(default)
         field.help_text = f"Percent of the budget at which you get a first alert; {default} if left empty."
@@ -98,7 +98,7 @@ class RecommendationAcceptForm(forms.Form):
         return None if self.cleaned_data["all"] else [self.cleaned_data["category"]]
 
 
-class MonthlyIncomeForm(forms.Form):
+class BudgetPreferencesForm(forms.Form):
     monthly_income = MoneyField(
         label="Your monthly income",
         required=False,
@@ -107,4 +107,13 @@ class MonthlyIncomeForm(forms.Form):
         min_value=Decimal("0.01"),
         help_text="Take-home pay. Used for recommendations while your history is short; leave empty to use what we "
         "see arrive in your accounts.",
+    )
+    approaching_percent = forms.IntegerField(
+        label="Alert me at",
+        required=False,
+        min_value=1,
+        max_value=99,
+        error_messages={"min_value": "Between 1 and 99 percent.", "max_value": "Between 1 and 99 percent."},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "size": 3}),
+        help_text="Percent of a budget at which you get a first alert, for budgets that set none; 80 if left empty.",
     )

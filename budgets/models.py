@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -31,7 +32,17 @@ class Budget(TimeStampedModel):
 
     @property
     def approaching_level(self) -> int:
-        return self.approaching_percent or settings.BUDGET_ALERT_LEVELS["approaching"]
+        """This budget's level, else the user's own default, else the site's (80 %).
+
+        Load budgets with `select_related("user__budget_profile")` to read it without a query.
+        """
+        if self.approaching_percent:
+            return self.approaching_percent
+        try:
+            default = self.user.budget_profile.approaching_percent
+        except ObjectDoesNotExist:
+            default = None
+        return default or settings.BUDGET_ALERT_LEVELS["approaching"]
 
     @property
     def alert_levels(self) -> list[tuple[str, int]]:
@@ -79,6 +90,12 @@ class BudgetProfile(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text="Take-home pay per month; used for recommendations instead of the income we measure",
+    )
+    approaching_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="The approaching alert level of budgets that set none; empty for 80 %",
     )
 
     def __str__(self) -> str:

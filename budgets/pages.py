@@ -6,7 +6,6 @@ import calendar
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -20,10 +19,10 @@ from categories.models import Category
 from mint.http import AuthenticatedHttpRequest
 
 from . import services
-from .forms import BudgetChangeForm, BudgetForm, MonthlyIncomeForm, RecommendationAcceptForm
+from .forms import BudgetChangeForm, BudgetForm, BudgetPreferencesForm, RecommendationAcceptForm
 from .progress import BudgetProgress, budget_progress
 from .recommendations import budget_recommendations
-from .selectors import budget_list_for_user, monthly_income_entered
+from .selectors import approaching_default, budget_list_for_user, budget_profile_for
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,14 @@ class BudgetItem:
 
 
 def _change_form(
-    budget_id: int, data: QueryDict | None = None, initial: dict[str, Any] | None = None
+    budget_id: int, data: QueryDict | None = None, initial: dict[str, Any] | None = None, *, default: int
 ) -> BudgetChangeForm:
     # Every row has its own form on the page: the ids must differ, the field names need not.
-    return BudgetChangeForm(data, auto_id=f"budget-{budget_id}-%s", initial=initial)
+    return BudgetChangeForm(data, auto_id=f"budget-{budget_id}-%s", initial=initial, default_approaching=default)
 
 
-def _add_form(data: QueryDict | None = None) -> BudgetForm:
-    return BudgetForm(data, auto_id="add-%s")
+def _add_form(data: QueryDict | None = None, *, default: int) -> BudgetForm:
+    return BudgetForm(data, auto_id="add-%s", default_approaching=default)
 
 
 def _page(
@@ -48,11 +47,12 @@ def _page(
     *,
     add_form: BudgetForm | None = None,
     change_form: tuple[int, BudgetChangeForm] | None = None,
-    income_form: MonthlyIncomeForm | None = None,
+    preferences_form: BudgetPreferencesForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The page, with a submitted form that failed (and its errors) in place of its blank one."""
     today = timezone.localdate()
+    default = approaching_default(user=request.user)
     rows = budget_progress(user=request.user, today=today)
     items = [
         BudgetItem(
@@ -60,7 +60,9 @@ def _page(
             change_form[1]
             if change_form and change_form[0] == row.budget_id
             else _change_form(
-                row.budget_id, initial={"amount": row.amount, "approaching_percent": row.approaching_percent}
+                row.budget_id,
+                initial={"amount": row.amount, "approaching_percent": row.approaching_percent},
+                default=default,
             ),
         )
         for row in rows
@@ -69,7 +71,7 @@ def _page(
         add_form.focus_first_error()
     if change_form:
         change_form[1].focus_first_error()
-    add_form = add_form or _add_form()
+    add_form = add_form or _add_form(default=default)
     add_form.limit_categories({row.category for row in rows})
     recommendations = budget_recommendations(user=request.user)
     days_in_month = calendar.monthrange(today.year, today.month)[1]
@@ -80,8 +82,7 @@ def _page(
         "items": items,
         "over_count": sum(row.state == "over" for row in rows),
         "add_form": add_form,
-        "income_form": income_form
-        or MonthlyIncomeForm(initial={"monthly_income": monthly_income_entered(user=request.user)}),
+        "preferences_form": preferences_form or BudgetPreferencesForm(initial=_preferences_initial(request.user)),
         "recommendations": recommendations,
         "to_accept": [rec for rec in recommendations if rec.current_budget != rec.amount],
         "replaces": [rec for rec in recommendations if rec.current_budget not in (None, rec.amount)],
@@ -102,8 +103,9 @@ def budget_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def budget_save(request: AuthenticatedHttpRequest, budget_id: int | None = None) -> HttpResponse:
     """Without an id, set a budget on the chosen category (new, or replacing its budget);
     with one, change that budget of the user's (another user's id is a 404)."""
+    default = approaching_default(user=request.user)
     if budget_id is None:
-        add_form = _add_form(request.POST)
+        add_form = _add_form(request.POST, default=default)
         if add_form.is_valid() and _save(
             request,
             add_form,
@@ -113,10 +115,10 @@ def budget_save(request: AuthenticatedHttpRequest, budget_id: int | None = None)
             return redirect("budgets:list")
         return _page(request, add_form=add_form, status=400)
     budget = get_object_or_404(budget_list_for_user(user=request.user), pk=budget_id)
-    form = _change_form(budget.pk, request.POST)
+    form = _change_form(budget.pk, request.POST, default=default)
     if form.is_valid():
         # Emptied: back to the default. Unchanged: None, so a default level stays the default.
-        percent = form.cleaned_data["approaching_percent"] or settings.BUDGET_ALERT_LEVELS["approaching"]
+        percent = form.cleaned_data["approaching_percent"] or default
         if _save(
             request,
             form,
@@ -190,16 +192,17 @@ def recommendations_accept(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect("budgets:list")
 
 
+def _preferences_initial(user) -> dict[str, Any]:
+    profile = budget_profile_for(user=user)
+    return {"monthly_income": profile.monthly_income, "approaching_percent": profile.approaching_percent}
+
+
 @login_required
 @require_POST
-def monthly_income_save(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = MonthlyIncomeForm(request.POST)
+def budget_preferences_save(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = BudgetPreferencesForm(request.POST)
     if not form.is_valid():
-        return _page(request, income_form=form, status=400)
-    amount = form.cleaned_data["monthly_income"]
-    services.monthly_income_set(user=request.user, amount=amount)
-    if amount is None:
-        messages.success(request, "Recommendations use the income we see arrive in your accounts.")
-    else:
-        messages.success(request, f"Recommendations use your monthly income of ${amount:,.2f}.")
+        return _page(request, preferences_form=form, status=400)
+    services.budget_profile_update(user=request.user, **form.cleaned_data)
+    messages.success(request, "Your budget settings are saved.")
     return redirect("budgets:list")

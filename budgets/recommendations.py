@@ -19,7 +19,7 @@ from mint.models import User
 from transactions.models import MonthlySpending
 
 from .models import Budget
-from .selectors import current_month, monthly_income_entered
+from .selectors import budget_profile_for, current_month
 
 HISTORY_MONTHS = 6  # the trailing complete months a recommendation looks at
 MIN_HISTORY_MONTHS = 3  # fewer than this, and a category falls back to the income template
@@ -111,7 +111,7 @@ def budget_recommendations(*, user: User) -> list[Recommendation]:
                     budgets.get(path),
                 )
     else:
-        entered = monthly_income_entered(user=user)
+        entered = budget_profile_for(user=user).monthly_income
         if entered:
             monthly_income, months, source = entered, [], f"${entered:,.2f}, as you entered it"
         elif income:

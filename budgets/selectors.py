@@ -29,11 +29,17 @@ logger = logging.getLogger("mint.fallback")  # at most once a minute
 
 
 def budget_list_for_user(*, user: User) -> QuerySet[Budget]:
-    return Budget.objects.filter(user=user).select_related("category")
+    return Budget.objects.filter(user=user).select_related("category", "user__budget_profile")
 
 
-def monthly_income_entered(*, user: User) -> Decimal | None:
-    return BudgetProfile.objects.filter(user=user).values_list("monthly_income", flat=True).first()
+def budget_profile_for(*, user: User) -> BudgetProfile:
+    """The user's budget settings; the defaults (unsaved) when they never entered any."""
+    return BudgetProfile.objects.filter(user=user).first() or BudgetProfile(user=user)
+
+
+def approaching_default(*, user: User) -> int:
+    """The approaching level of the user's budgets that set none."""
+    return budget_profile_for(user=user).approaching_percent or settings.BUDGET_ALERT_LEVELS["approaching"]
 
 
 def spent_in_category(categories: dict[str, Decimal], path: str) -> Decimal:

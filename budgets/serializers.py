@@ -31,13 +31,16 @@ class BudgetInputSerializer(BudgetChangeInputSerializer):
     category = serializers.CharField(max_length=90, help_text="Category path, e.g. food/groceries")
 
 
-class MonthlyIncomeSerializer(serializers.Serializer):
+class BudgetPreferencesSerializer(serializers.Serializer):
     monthly_income = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
         allow_null=True,
         help_text="Take-home pay per month for the income template; null to measure it from income transactions",
+    )
+    approaching_percent = serializers.IntegerField(
+        min_value=1, max_value=99, allow_null=True, help_text="Default approaching alert level of budgets; null for 80"
     )
 
 

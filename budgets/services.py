@@ -22,6 +22,8 @@ from .models import Budget, BudgetAlert, BudgetProfile
 from .recommendations import budget_recommendations
 from .selectors import (
     budget_amounts_from_db,
+    budget_list_for_user,
+    budget_profile_for,
     budgets_cache_key,
     budgets_last_known_key,
     current_month,
@@ -94,11 +96,16 @@ def budget_recommendations_accept(*, user: User, categories: list[str] | None = 
         return [budget_set(user=user, category=paths[rec.category], amount=rec.amount)[0] for rec in chosen]
 
 
-def monthly_income_set(*, user: User, amount: Decimal | None) -> BudgetProfile:
-    """The income recommendations use instead of the measured one; None goes back to measuring."""
-    if amount is not None and amount <= 0:
-        raise ValidationError({"monthly_income": "Income must be more than zero, or left empty."})
-    profile, _ = BudgetProfile.objects.update_or_create(user=user, defaults={"monthly_income": amount})
+def budget_profile_update(*, user: User, **fields: object) -> BudgetProfile:
+    """Change the user's budget settings (`monthly_income`, `approaching_percent`; None: default)."""
+    profile = budget_profile_for(user=user)
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    try:
+        profile.full_clean(exclude=["user"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    profile.save()
     return profile
 
 
@@ -131,7 +138,7 @@ def budget_alerts_check(*, user: User, month: dt.date) -> list[BudgetAlert]:
     check a no-op. When one change crosses both levels, both are recorded and one notice
     (the higher) is sent.
     """
-    budgets = list(Budget.objects.filter(user=user).select_related("category"))
+    budgets = list(budget_list_for_user(user=user))
     if not budgets:
         return []
     spending = month_spending_from_db(user_id=user.pk, month=month)

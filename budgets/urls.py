@@ -9,5 +9,5 @@ urlpatterns = [
     path("<int:budget_id>/save/", pages.budget_save, name="change"),
     path("<int:budget_id>/remove/", pages.budget_remove, name="remove"),
     path("recommendations/accept/", pages.recommendations_accept, name="recommendations_accept"),
-    path("income/", pages.monthly_income_save, name="income"),
+    path("preferences/", pages.budget_preferences_save, name="preferences"),
 ]

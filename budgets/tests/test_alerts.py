@@ -172,3 +172,12 @@ def test_budgets_api_change_and_remove(user, user_client, groceries_budget, djan
         assert user_client.delete(url).status_code == 204
     assert user_client.get(url).status_code == 404
     assert user_client.get("/api/v1/spending/current").json()["breakdown"] == []
+
+
+def test_a_users_default_level_applies_to_budgets_that_set_none(
+    user, user_client, account, groceries_budget, ingest, mailoutbox
+):
+    user_client.patch("/api/v1/budgets/preferences/", {"approaching_percent": 50}, format="json")
+    assert user_client.get(f"/api/v1/budgets/{groceries_budget.pk}/").json()["approaching_percent"] == 50
+    ingest(account, (timezone.localdate(), "-55.00", "WHOLE FOODS MKT #10234", "a"))
+    assert [message.subject for message in mailoutbox] == ["You're close to your Groceries budget"]

@@ -386,14 +386,16 @@ def test_another_users_budget_cannot_be_changed_or_removed_and_never_shows(logge
     assert f"budget-{theirs.pk}" not in html
 
 
-def test_monthly_income_entered_on_the_page_drives_the_template(user, client):
+def test_settings_on_the_page_drive_the_template_and_the_default_alert(user, client):
     client.force_login(user)
-    response = client.post("/budgets/income/", {"monthly_income": "$4,000"}, follow=True)
-    assert "Recommendations use your monthly income of $4,000.00." in response.content.decode()
+    response = client.post(
+        "/budgets/preferences/", {"monthly_income": "$4,000", "approaching_percent": "70"}, follow=True
+    )
+    assert "Your budget settings are saved." in response.content.decode()
     page = client.get("/budgets/").content.decode()
     assert "as you entered it" in page
     assert 'value="4000.00"' in page
-    bad = client.post("/budgets/income/", {"monthly_income": "-5"})
-    assert bad.status_code == 400
-    cleared = client.post("/budgets/income/", {"monthly_income": ""}, follow=True)
-    assert "income we see arrive" in cleared.content.decode()
+    assert "70 if left empty" in page
+    assert client.post("/budgets/preferences/", {"monthly_income": "-5"}).status_code == 400
+    client.post("/budgets/preferences/", {"monthly_income": ""})
+    assert "as you entered it" not in client.get("/budgets/").content.decode()

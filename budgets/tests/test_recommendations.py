@@ -111,22 +111,24 @@ def test_accepting_an_unknown_category_changes_nothing(user, user_client, accoun
 
 def test_income_the_user_enters_replaces_the_measured_one(user, user_client, account, ingest):
     ingest(account, (months_ago(1), "4000.00", "ACME CORP PAYROLL PPD", "pay1"))
-    assert user_client.get("/api/v1/budgets/income/").json() == {"monthly_income": None}
-
-    assert user_client.put("/api/v1/budgets/income/", {"monthly_income": "5000"}, format="json").json() == {
-        "monthly_income": "5000.00"
+    assert user_client.get("/api/v1/budgets/preferences/").json() == {
+        "monthly_income": None,
+        "approaching_percent": None,
     }
+
+    changed = user_client.patch("/api/v1/budgets/preferences/", {"monthly_income": "5000"}, format="json")
+    assert changed.json() == {"monthly_income": "5000.00", "approaching_percent": None}
     housing = user_client.get("/api/v1/budgets/recommendations/").json()["results"][0]
     assert (housing["category"], housing["amount"]) == ("housing", "2000.00")
     assert "as you entered it" in housing["reason"]
 
-    user_client.put("/api/v1/budgets/income/", {"monthly_income": None}, format="json")  # back to measuring
+    user_client.patch("/api/v1/budgets/preferences/", {"monthly_income": None}, format="json")  # back to measuring
     housing = user_client.get("/api/v1/budgets/recommendations/").json()["results"][0]
     assert housing["amount"] == "1600.00"
-    assert user_client.put("/api/v1/budgets/income/", {"monthly_income": "-1"}, format="json").status_code == 400
+    assert user_client.patch("/api/v1/budgets/preferences/", {"monthly_income": "-1"}, format="json").status_code == 400
 
 
 def test_entered_income_alone_is_enough_for_the_template(user_client):
-    user_client.put("/api/v1/budgets/income/", {"monthly_income": "3000"}, format="json")
+    user_client.patch("/api/v1/budgets/preferences/", {"monthly_income": "3000"}, format="json")
     body = user_client.get("/api/v1/budgets/recommendations/").json()["results"]
     assert [(rec["category"], rec["amount"]) for rec in body][:2] == [("housing", "1200.00"), ("food", "600.00")]

@@ -62,7 +62,7 @@ LIST_CASES = [
 ]
 SHARED_ROUTES = {"category-list"}  # the category tree is the same for everyone
 # Routes that take no object id, with a test of their own below.
-OWN_DATA_ROUTES = {"budget-recommendations-accept", "budget-income", "notification-preferences"}
+OWN_DATA_ROUTES = {"budget-recommendations-accept", "budget-preferences", "notification-preferences"}
 
 
 def test_every_router_route_has_an_isolation_case():
@@ -103,7 +103,7 @@ def test_notification_preferences_are_the_callers_own(user_client, victim_data, 
 
 
 def test_monthly_income_is_the_callers_own(user_client, victim_data, other_user):
-    user_client.put("/api/v1/budgets/income/", {"monthly_income": "123.00"}, format="json")
+    user_client.patch("/api/v1/budgets/preferences/", {"monthly_income": "123.00"}, format="json")
     assert not BudgetProfile.objects.filter(user=other_user).exists()
 
 
