@@ -171,3 +171,21 @@ def test_migrate_schedules_the_held_email_sender():
 
     schedule = Schedule.objects.get(func="notifications.tasks.held_emails_send")
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 15, -1)
+
+
+def test_a_failed_send_is_released_for_the_retry_and_ingestion_is_not_blocked(user, notice, settings, mailoutbox):
+    import socket
+
+    with socket.socket() as sock:  # a port where no mail server listens: a real refused connection
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
+    with pytest.raises(ConnectionRefusedError):
+        notification_email_send(notification_id=notice.pk)  # the task fails; django-q2 retries it
+    notice.refresh_from_db()
+    assert notice.email_status == "pending"
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notification_email_send(notification_id=notice.pk) is True  # the retry
+    assert len(mailoutbox) == 1
