@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
+from mint.converters import previous_month
 from mint.models import User
 
 from .selectors import budget_list_for_user, spending_summary, spent_in_category
@@ -87,7 +88,7 @@ def budget_progress(*, user: User, today: dt.date | None = None) -> list[BudgetP
     """
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
-    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    last_month = previous_month(this_month)
     spent_now = spending_summary(user_id=user.pk, month=this_month).categories
     spent_before = spending_summary(user_id=user.pk, month=last_month).categories
     rows = []

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from accounts.selectors import account_list_for_user
-from mint.converters import MonthConverter, next_month
+from mint.converters import MonthConverter, next_month, previous_month
 from mint.http import AuthenticatedHttpRequest
 from transactions.selectors import transaction_list_for_user
 
@@ -29,10 +29,6 @@ def _month_from_query(value: str | None) -> dt.date | None:
         return MonthConverter().to_python(value)
     except ValueError:
         return None
-
-
-def _previous_month(month: dt.date) -> dt.date:
-    return (month - dt.timedelta(days=1)).replace(day=1)
 
 
 def _percent(part: Decimal, whole: Decimal) -> int:
@@ -103,7 +99,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "month": month,
         "this_month": this_month,
-        "previous_month": _previous_month(month),
+        "previous_month": previous_month(month),
         "next_month": next_month(month) if month < this_month else None,
         "spending": spending,
         "budget_rows": _budget_rows(spending.categories, spending.budgets),

@@ -1,6 +1,5 @@
 """The budgets page in a real headless Chromium, at desktop and phone sizes, without JavaScript of its own."""
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -10,49 +9,29 @@ from accounts.tests.factories import AccountFactory
 from budgets.models import Budget
 from budgets.progress import projected_month_end
 from budgets.selectors import current_month
-from mint.tests.factories import USER_PASSWORD, UserFactory
+from budgets.tests.history import groceries_and_gas
+from mint.tests.browser import browser_login
+from mint.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-def month_before(month: dt.date) -> dt.date:
-    return (month - dt.timedelta(days=1)).replace(day=1)
-
-
 @pytest.fixture
 def person(ingest):
     """Groceries and gas this month and in the three complete months before; someone else's spending."""
-    this = current_month()
-    last = month_before(this)
-    before = month_before(last)
-    third = month_before(before)
     user = UserFactory.create()
     ingest(
         AccountFactory.create(user=user, name="Everyday Checking"),
-        (this, "-84.27", "WHOLE FOODS MKT #10234"),
-        (this, "-48.10", "SHELL OIL 57444212"),
-        (last, "-120.00", "WHOLE FOODS MKT #10234"),
-        (last, "-40.00", "SHELL OIL 57444212"),
-        (before, "-100.00", "WHOLE FOODS MKT #10234"),
-        (before, "-45.00", "SHELL OIL 57444212"),
-        (third, "-110.00", "WHOLE FOODS MKT #10234"),
-        (third, "-50.00", "SHELL OIL 57444212"),
+        *groceries_and_gas(current_month()),
     )
-    ingest(AccountFactory.create(name="Not yours"), (this, "-777.77", "TIFFANY & CO 0042 NEW YORK NY"))
+    ingest(AccountFactory.create(name="Not yours"), (current_month(), "-777.77", "TIFFANY & CO 0042 NEW YORK NY"))
     return user
 
 
 def open_budgets(browser, live_server, user, viewport):
-    page = browser.new_page(viewport=viewport)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", USER_PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page, errors = browser_login(browser, live_server, user, viewport=viewport)
     page.click("nav >> text=Budgets")
     page.wait_for_url("**/budgets/")
     return page, errors

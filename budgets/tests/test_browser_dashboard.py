@@ -1,6 +1,5 @@
 """The dashboard and the transactions page in a real headless Chromium, at desktop and phone sizes."""
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -8,7 +7,9 @@ import pytest
 from accounts.tests.factories import AccountFactory
 from budgets import services
 from categories.models import Category, UserRule
-from mint.tests.factories import USER_PASSWORD, UserFactory
+from mint.converters import previous_month
+from mint.tests.browser import browser_login
+from mint.tests.factories import UserFactory
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,16 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-def month_before(month: dt.date) -> dt.date:
-    return (month - dt.timedelta(days=1)).replace(day=1)
-
-
 @pytest.fixture
 def months():
     from budgets.selectors import current_month
 
     this = current_month()
-    return this, month_before(this), month_before(month_before(this))
+    return this, previous_month(this), previous_month(previous_month(this))
 
 
 @pytest.fixture
@@ -51,15 +48,7 @@ def person(ingest, months):
 
 def open_page(browser, live_server, user, viewport):
     # Reduced motion: the page then draws its charts without animation, so screenshots show them finished.
-    page = browser.new_page(viewport=viewport, reduced_motion="reduce")
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", USER_PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-    return page, errors
+    return browser_login(browser, live_server, user, viewport=viewport, reduced_motion="reduce")
 
 
 def assert_no_horizontal_scroll(page):
@@ -172,12 +161,7 @@ def test_dashboard_without_javascript_shows_the_tables_and_no_empty_chart_boxes(
     live_server, browser, person, screenshot
 ):
     context = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", person.username)
-    page.fill("#id_password", USER_PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page, _ = browser_login(context, live_server, person)
 
     assert page.locator("#trend-table").is_visible()
     assert page.locator("#breakdown-table").is_visible()

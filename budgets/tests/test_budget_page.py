@@ -16,15 +16,12 @@ from budgets import services
 from budgets.models import Budget
 from budgets.progress import budget_progress, projected_month_end
 from budgets.selectors import current_month
+from budgets.tests.history import groceries_and_gas
 from categories.models import Category
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-def month_before(month: dt.date) -> dt.date:
-    return (month - dt.timedelta(days=1)).replace(day=1)
 
 
 def category(path: str) -> Category:
@@ -44,29 +41,12 @@ def budget_row(html: str, budget: Budget) -> str:
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def history(user, ingest):
     """Groceries and gas this month and in each of the three complete months before it."""
-    this = current_month()
-    last = month_before(this)
-    before = month_before(last)
-    third = month_before(before)
     account = AccountFactory.create(user=user, name="Everyday Checking")
     ingest(
         account,
-        (this, "-84.27", "WHOLE FOODS MKT #10234"),
-        (this, "-48.10", "SHELL OIL 57444212"),
-        (last, "-120.00", "WHOLE FOODS MKT #10234"),
-        (last, "-40.00", "SHELL OIL 57444212"),
-        (before, "-100.00", "WHOLE FOODS MKT #10234"),
-        (before, "-45.00", "SHELL OIL 57444212"),
-        (third, "-110.00", "WHOLE FOODS MKT #10234"),
-        (third, "-50.00", "SHELL OIL 57444212"),
+        *groceries_and_gas(current_month()),
     )
     return account
 

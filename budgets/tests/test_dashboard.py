@@ -19,12 +19,6 @@ JAN, FEB, MAR = dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def history(user, ingest):
     """January: groceries less a refund, a paycheck, a card payment (a transfer); February: nothing; March: gas."""
     account = AccountFactory(user=user, name="Everyday Checking")
