@@ -138,18 +138,22 @@ def budget_alerts_check(*, user: User, month: dt.date) -> list[BudgetAlert]:
     check a no-op. When one change crosses both levels, both are recorded and one notice
     (the higher) is sent.
     """
-    budgets = list(budget_list_for_user(user=user))
-    if not budgets:
-        return []
-    spending = month_spending_from_db(user_id=user.pk, month=month)
-    fired = []
-    for budget in budgets:
-        spent = spent_in_category(spending.categories, budget.category.path)
-        used = spent * 100 / budget.amount
-        crossed = [level for level, threshold in budget.alert_levels if used >= threshold]
-        if crossed:
-            fired += _alerts_record(user=user, budget=budget, month=month, levels=crossed, spent=spent)
-    return fired
+    with transaction.atomic():
+        # Under the lock budget changes take: a check must not record an alert against a budget
+        # that was just raised (re-armed) or removed.
+        transaction_lock(spending_lock_name(user.pk))
+        budgets = list(budget_list_for_user(user=user))
+        if not budgets:
+            return []
+        spending = month_spending_from_db(user_id=user.pk, month=month)
+        fired = []
+        for budget in budgets:
+            spent = spent_in_category(spending.categories, budget.category.path)
+            used = spent * 100 / budget.amount
+            crossed = [level for level, threshold in budget.alert_levels if used >= threshold]
+            if crossed:
+                fired += _alerts_record(user=user, budget=budget, month=month, levels=crossed, spent=spent)
+        return fired
 
 
 def _alerts_record(

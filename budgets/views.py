@@ -35,9 +35,11 @@ def _percent(part: Decimal, whole: Decimal) -> int:
     return round(max(part, ZERO) * 100 / whole) if whole > 0 else 0
 
 
-def _budget_rows(categories: dict[str, Decimal], budgets: dict[str, Decimal]) -> list[dict[str, Any]]:
+def _budget_rows(
+    categories: dict[str, Decimal], budgets: dict[str, Decimal], levels: dict[str, int]
+) -> list[dict[str, Any]]:
     """Each budget against what its category (a parent with its children) spent, fullest first."""
-    near = settings.BUDGET_ALERT_LEVELS["approaching"]
+    default = settings.BUDGET_ALERT_LEVELS["approaching"]
     rows = []
     for path, budget in budgets.items():
         spent = selectors.spent_in_category(categories, path)
@@ -51,7 +53,7 @@ def _budget_rows(categories: dict[str, Decimal], budgets: dict[str, Decimal]) ->
                 "over": spent - budget,
                 "percent": percent,
                 "width": min(percent, 100),
-                "state": "over" if spent > budget else ("near" if percent >= near else "ok"),
+                "state": "over" if spent > budget else ("near" if percent >= levels.get(path, default) else "ok"),
             }
         )
     return sorted(rows, key=lambda row: (-row["percent"], row["path"]))
@@ -102,7 +104,14 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "previous_month": previous_month(month),
         "next_month": next_month(month) if month < this_month else None,
         "spending": spending,
-        "budget_rows": _budget_rows(spending.categories, spending.budgets),
+        "budget_rows": _budget_rows(
+            spending.categories,
+            spending.budgets,
+            {
+                budget.category.path: budget.approaching_level
+                for budget in selectors.budget_list_for_user(user=request.user)
+            },
+        ),
         "rows": _unbudgeted_rows(spending.categories, spending.budgets),
         "trend": list(reversed(trend)),  # the table reads newest first
         "trend_has_data": any(row.spending or row.income for row in trend),

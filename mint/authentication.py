@@ -6,6 +6,7 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authentication import TokenAuthentication
@@ -42,9 +43,16 @@ class CachedTokenAuthentication(TokenAuthentication):
         return user, Token(key=key, user=user)
 
 
+def _forget(keys: list[str]) -> None:
+    """Now, and again once the change commits: a request that read the old row in between
+    would otherwise have cached it again."""
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
 @receiver(post_delete, sender=Token, dispatch_uid="mint.token_revoked")
 def token_revoked(sender, instance: Token, **kwargs) -> None:
-    cache.delete(token_cache_key(instance.key))
+    _forget([token_cache_key(instance.key)])
 
 
 @receiver(post_save, sender=User, dispatch_uid="mint.token_user_changed")
@@ -52,4 +60,4 @@ def token_user_changed(sender, instance: User, update_fields=None, **kwargs) -> 
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return  # a login changes nothing a token request reads
     keys = Token.objects.filter(user_id=instance.pk).values_list("key", flat=True)
-    cache.delete_many([token_cache_key(key) for key in keys])
+    _forget([token_cache_key(key) for key in keys])

@@ -53,6 +53,7 @@ class NotificationPreferences(models.Model):
     email_mode = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.IMMEDIATE)
     quiet_start = models.TimeField(null=True, blank=True, help_text="No email from this time...")
     quiet_end = models.TimeField(null=True, blank=True, help_text="...until this time (the site's time zone)")
+    last_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "notification preferences"

@@ -88,38 +88,53 @@ def notification_email_send(*, notification_id: int, now: dt.datetime | None = N
 
 def held_emails_send(*, now: dt.datetime | None = None) -> int:
     """Send what was held: a digest once a day (from NOTIFICATION_DIGEST_HOUR), the rest once
-    the user's quiet hours are over. Runs on a schedule; returns the emails sent."""
+    the user's quiet hours are over. Runs on a schedule; returns the emails sent.
+
+    A held send that failed goes back to held for the next run; one whose worker died (its
+    claim older than the queue's retry window) is taken over.
+    """
     now = now or timezone.now()
     local = timezone.localtime(now)
+    abandoned = now - dt.timedelta(seconds=settings.Q_CLUSTER["retry"])
+    waiting = Q(email_status=Notification.EmailStatus.HELD) | Q(
+        email_status=Notification.EmailStatus.SENDING, email_claimed_at__lt=abandoned, emailed_at__isnull=True
+    )
+    digest_time = local.replace(hour=settings.NOTIFICATION_DIGEST_HOUR, minute=0, second=0, microsecond=0)
     sent = 0
-    user_ids = Notification.objects.filter(email_status=Notification.EmailStatus.HELD).values_list("user_id", flat=True)
-    for user_id in sorted(set(user_ids)):
+    for user_id in sorted(set(Notification.objects.filter(waiting).values_list("user_id", flat=True))):
         user = User.objects.get(pk=user_id)
         preferences = notification_preferences_for(user=user)
         if preferences.is_quiet(local.time()):
             continue
         digest = preferences.email_mode == preferences.EmailMode.DIGEST
-        if digest and local.hour < settings.NOTIFICATION_DIGEST_HOUR:
-            continue
+        if digest and (
+            local < digest_time or (preferences.last_digest_at and preferences.last_digest_at >= digest_time)
+        ):
+            continue  # before today's digest hour, or today's digest went out already
         if not preferences.email_enabled or not user.email:
-            Notification.objects.filter(user=user, email_status=Notification.EmailStatus.HELD).update(
-                email_status=Notification.EmailStatus.SKIPPED
-            )
+            Notification.objects.filter(waiting, user=user).update(email_status=Notification.EmailStatus.SKIPPED)
             continue
-        held = Notification.objects.filter(user=user, email_status=Notification.EmailStatus.HELD)
-        ids = list(held.values_list("pk", flat=True))
-        # The same claim as a single send: only rows still held are taken.
-        claimed = Notification.objects.filter(pk__in=ids, email_status=Notification.EmailStatus.HELD).update(
+        # The same claim as a single send: only rows still waiting are taken.
+        claimed = Notification.objects.filter(waiting, user=user).update(
             email_status=Notification.EmailStatus.SENDING, email_claimed_at=now
         )
         if not claimed:
             continue
-        notices = list(Notification.objects.filter(pk__in=ids, email_claimed_at=now).order_by("created_at", "pk"))
-        groups = [notices] if digest else [[notice] for notice in notices]
-        for group in groups:
+        notices = list(
+            Notification.objects.filter(
+                user=user, email_status=Notification.EmailStatus.SENDING, email_claimed_at=now
+            ).order_by("created_at", "pk")
+        )
+        if digest:
+            NotificationPreferences.objects.filter(pk=preferences.pk).update(last_digest_at=now)
+        for group in [notices] if digest else [[notice] for notice in notices]:
             subject = group[0].subject if len(group) == 1 else f"Mint: {len(group)} notices for you"
             _email_deliver(
-                [notice.pk for notice in group], user=user, subject=subject, context={"notifications": group}
+                [notice.pk for notice in group],
+                user=user,
+                subject=subject,
+                context={"notifications": group},
+                release_to=Notification.EmailStatus.HELD,
             )
             sent += 1
     return sent
@@ -129,8 +144,16 @@ def _email_status_set(ids: list[int], status: str) -> None:
     Notification.objects.filter(pk__in=ids).update(email_status=status, email_claimed_at=None)
 
 
-def _email_deliver(ids: list[int], *, user: User, subject: str, context: dict) -> None:
-    """Send one email for the claimed notices and record it; on failure release the claim."""
+def _email_deliver(
+    ids: list[int],
+    *,
+    user: User,
+    subject: str,
+    context: dict,
+    release_to: str = Notification.EmailStatus.PENDING,
+) -> None:
+    """Send one email for the claimed notices and record it; on failure release the claim
+    to `release_to`, the state the retry picks up (the task's retry, or the next held run)."""
     unsubscribe = settings.SITE_URL.rstrip("/") + reverse(
         "notifications:unsubscribe", kwargs={"token": email_unsubscribe_token(user=user)}
     )
@@ -146,8 +169,8 @@ def _email_deliver(ids: list[int], *, user: User, subject: str, context: dict) -
     try:
         message.send()
     except Exception:
-        # Nothing went out: release the claim so the task's retry can send it.
-        _email_status_set(ids, Notification.EmailStatus.PENDING)
+        # Nothing went out: release the claim so the retry can send it.
+        _email_status_set(ids, release_to)
         raise
     Notification.objects.filter(pk__in=ids).update(
         email_status=Notification.EmailStatus.SENT, emailed_at=timezone.now()

@@ -37,6 +37,7 @@ from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
 from categories.selectors import user_rules_for
 from categories.services import unmatched_merchants_record, user_rule_set, vote_record
+from mint.db import transaction_lock
 from mint.models import User
 from notifications.services import notification_create
 
@@ -47,6 +48,7 @@ from .aggregates import (
     after_spending_change,
     month_of,
     monthly_spending_apply,
+    spending_lock_name,
 )
 from .models import RawPayload, Transaction
 
@@ -282,9 +284,12 @@ def transaction_recategorize(
     With `always`, also the user's rule for the merchant's future transactions; with
     `include_past` as well, their past ones that nothing had categorized move too. Every
     row is locked before any total changes, and all the months touched are re-aggregated in
-    one statement (in key order, like ingestion, so the two cannot deadlock).
+    one statement (in key order, like ingestion, so the two cannot deadlock). The user's
+    spending lock comes first, as for every other writer of the totals, so a concurrent
+    deletion of the account either finishes before (and the row is gone) or waits.
     """
     with transaction.atomic():
+        transaction_lock(spending_lock_name(txn.user_id))
         rows = Transaction.objects.filter(pk=txn.pk)
         if always and include_past:
             rows = Transaction.objects.filter(
@@ -297,7 +302,9 @@ def transaction_recategorize(
             .order_by("pk")
             .only("pk", "user_id", "posted_on", "category_id", "amount", "merchant_key", "merchant", "account")
         )
-        txn = next(row for row in locked if row.pk == txn.pk)
+        txn = next((row for row in locked if row.pk == txn.pk), None)  # type: ignore[assignment]
+        if txn is None:
+            raise ValidationError("This transaction no longer exists; its account was removed.")
         deltas: dict[MonthCategory, Delta] = defaultdict(Delta)
         for row in locked:
             if row.category_id != category.pk:
@@ -325,7 +332,7 @@ def transaction_recategorize(
             user_rule_set(
                 user_id=txn.user_id, merchant_key=txn.merchant_key, merchant_name=merchant_name, category=category
             )
-    txn.refresh_from_db()
+    txn.category, txn.category_source = category, CategorySource.MANUAL
     return txn
 
 
@@ -344,6 +351,11 @@ def account_history_remove_totals(*, account: Account) -> int:
     Also runs for every deletion of an Account (a connection or the admin deleting one),
     inside the deleting transaction, so no path can remove rows and leave their totals.
     """
+    # Locks in the order every writer takes them (the account, then the user's totals) before
+    # reading: an import into the account, or a recategorization of one of its rows, that has
+    # not committed yet would otherwise be counted from its old state.
+    Account.objects.select_for_update().filter(pk=account.pk).values_list("pk", flat=True).first()
+    transaction_lock(spending_lock_name(account.user_id))
     deltas = account_history_deltas(account.pk)
     if not deltas:
         return 0

@@ -189,3 +189,40 @@ def test_a_failed_send_is_released_for_the_retry_and_ingestion_is_not_blocked(us
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert notification_email_send(notification_id=notice.pk) is True  # the retry
     assert len(mailoutbox) == 1
+
+
+def _held(user, key):
+    notice = notification_create(user=user, kind="test", subject=key, body=key, dedupe_key=key, email=False)
+    assert notice is not None
+    Notification.objects.filter(pk=notice.pk).update(email_status="held")
+    return notice
+
+
+def test_the_digest_goes_out_once_a_day(user, mailoutbox, settings):
+    notification_preferences_update(user=user, email_mode="digest")
+    _held(user, "one")
+    digest_hour = dt.datetime(2026, 11, 21, settings.NOTIFICATION_DIGEST_HOUR, tzinfo=timezone.get_current_timezone())
+    assert held_emails_send(now=digest_hour) == 1
+    _held(user, "two")  # later that day: for tomorrow's digest
+    assert held_emails_send(now=digest_hour + dt.timedelta(hours=2)) == 0
+    assert held_emails_send(now=digest_hour + dt.timedelta(days=1)) == 1
+    assert len(mailoutbox) == 2
+
+
+def test_a_held_email_that_failed_to_send_is_sent_by_the_next_run(user, settings, mailoutbox):
+    import socket
+
+    notice = _held(user, "held-one")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
+    noon = dt.datetime(2026, 11, 21, 12, tzinfo=timezone.get_current_timezone())
+    with pytest.raises(ConnectionRefusedError):
+        held_emails_send(now=noon)
+    assert Notification.objects.get(pk=notice.pk).email_status == "held"
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert held_emails_send(now=noon + dt.timedelta(minutes=15)) == 1
+    assert len(mailoutbox) == 1
