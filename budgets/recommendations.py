@@ -18,8 +18,7 @@ from categories.models import Category
 from mint.models import User
 from transactions.models import MonthlySpending
 
-from .models import Budget
-from .selectors import budget_profile_for, current_month
+from .selectors import budget_amounts_from_db, budget_profile_for, current_month
 
 HISTORY_MONTHS = 6  # the trailing complete months a recommendation looks at
 MIN_HISTORY_MONTHS = 3  # fewer than this, and a category falls back to the income template
@@ -94,7 +93,7 @@ def budget_recommendations(*, user: User) -> list[Recommendation]:
             spent.setdefault(parent, {})
             spent[parent][month] = spent[parent].get(month, ZERO) - total
     history = [month for month in window if active and month >= min(active)]
-    budgets = dict(Budget.objects.filter(user=user).values_list("category__path", "amount"))
+    budgets = budget_amounts_from_db(user_id=user.pk)
     recommendations: dict[str, Recommendation] = {}
     if len(history) >= MIN_HISTORY_MONTHS:
         for path, by_month in spent.items():

@@ -101,9 +101,10 @@ def held_emails_send(*, now: dt.datetime | None = None) -> int:
     )
     digest_time = local.replace(hour=settings.NOTIFICATION_DIGEST_HOUR, minute=0, second=0, microsecond=0)
     sent = 0
-    for user_id in sorted(set(Notification.objects.filter(waiting).values_list("user_id", flat=True))):
-        user = User.objects.get(pk=user_id)
-        preferences = notification_preferences_for(user=user)
+    user_ids = set(Notification.objects.filter(waiting).values_list("user_id", flat=True))
+    saved = {prefs.user_id: prefs for prefs in NotificationPreferences.objects.filter(user_id__in=user_ids)}
+    for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
+        preferences = saved.get(user.pk) or NotificationPreferences(user=user)
         if preferences.is_quiet(local.time()):
             continue
         digest = preferences.email_mode == preferences.EmailMode.DIGEST

@@ -94,15 +94,19 @@ def spending_cache_refresh(*, user_id: int, months: Sequence[dt.date]) -> None:
         )
 
 
-def account_history_deltas(account_id: int) -> dict[MonthCategory, Delta]:
-    """What removing an account's transactions takes off monthly_spending (one grouped query)."""
-    rows = (
-        Transaction.objects.filter(account_id=account_id)
-        .annotate(period=TruncMonth("posted_on"))
-        .values_list("period", "category_id")
+def _totals_by_month(rows: QuerySet[Transaction], *group: str) -> QuerySet:
+    """(*group, month, category, amount, count) summed over `rows` by posted month and category."""
+    return (
+        rows.annotate(period=TruncMonth("posted_on"))
+        .values_list(*group, "period", "category_id")
         .annotate(total=Sum("amount"), count=Count("pk"))
         .order_by()
     )
+
+
+def account_history_deltas(account_id: int) -> dict[MonthCategory, Delta]:
+    """What removing an account's transactions takes off monthly_spending (one grouped query)."""
+    rows = _totals_by_month(Transaction.objects.filter(account_id=account_id))
     return {(month, category_id): Delta(amount=-total, count=-count) for month, category_id, total, count in rows}
 
 
@@ -111,12 +115,7 @@ def _recomputed(user_ids: Sequence[int], month: dt.date | None) -> QuerySet:
     rows = Transaction.objects.filter(user_id__in=user_ids)
     if month is not None:
         rows = rows.filter(posted_on__gte=month, posted_on__lt=next_month(month))
-    return (
-        rows.annotate(period=TruncMonth("posted_on"))
-        .values_list("user_id", "period", "category_id")
-        .annotate(total=Sum("amount"), count=Count("pk"))
-        .order_by()
-    )
+    return _totals_by_month(rows, "user_id")
 
 
 def user_id_batches(*, user_id: int | None = None, batch_size: int = 2000) -> Iterator[list[int]]:
