@@ -24,7 +24,9 @@ def _empty_cache():
     reseeding after a flush), so a changed map is always rebuilt.
     """
     from categories.categorizer import MAP_VERSION_KEY
+    from mint.services import _marked_active
 
+    _marked_active.clear()  # ids are reused once a test's rows are rolled back
     version = cache.get(MAP_VERSION_KEY)
     cache.clear()
     if version is not None:
@@ -104,6 +106,26 @@ def demo_bank(_demo_bank_server) -> Iterator[DemoBank]:
     _demo_bank_server.today = None
     yield _demo_bank_server
     _demo_bank_server.today = None
+
+
+@pytest.fixture
+def simplefin_bridge():
+    """A SimpleFIN Bridge on a loopback port, speaking the real protocol; "today" is settable."""
+    from accounts.demo_bank.simplefin import DemoSimpleFinServer
+
+    server = DemoSimpleFinServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
+from django.urls import reverse
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,8 +11,18 @@ from mint.http import request_user
 
 from . import selectors, services
 from .forms import connect_error_field
+from .models import Connection
 from .providers.base import ProviderError
-from .serializers import AccountOutputSerializer, ConnectInputSerializer
+from .serializers import (
+    AccountOutputSerializer,
+    ConnectInputSerializer,
+    ConnectionOutputSerializer,
+    CredentialsInputSerializer,
+    DisconnectInputSerializer,
+    InstitutionOutputSerializer,
+    SimpleFinConnectInputSerializer,
+    SyncJobOutputSerializer,
+)
 
 
 class Conflict(APIException):
@@ -17,8 +30,27 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+def _provider_error(exc: ProviderError, fields: dict[str | None, str] | None = None) -> ValidationError:
+    field = connect_error_field(exc)
+    name = (fields or {}).get(field, field) or "non_field_errors"
+    return ValidationError({name: [str(exc)]})
+
+
+def _linked(connection: Connection, user_id: int) -> Response:
+    account_ids = list(connection.accounts.order_by("pk").values_list("pk", flat=True))
+    body = {
+        "user_id": user_id,
+        "account_id": account_ids[0],
+        "account_ids": account_ids,
+        "connection_id": connection.pk,
+        "action": "connect",
+        "status": "success",
+    }
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
 class ConnectApi(APIView):
-    """POST /api/v1/account: link a financial institution (the brief's Accounts API)."""
+    """POST /api/v1/account: link a bank by OFX Direct Connect (the brief's Accounts API)."""
 
     def post(self, request: Request) -> Response:
         data = ConnectInputSerializer(data=request.data)
@@ -31,24 +63,49 @@ class ConnectApi(APIView):
         try:
             connection = services.connection_create(
                 user=user,
-                url=values["account_url"],
+                institution=values.get("institution"),
+                url=values.get("account_url", ""),
                 login=values["account_login"],
                 password=values["account_password"],
+                org=values["ofx_org"],
+                fid=values["ofx_fid"],
+                bank_id=values["bank_id"],
+                ofx_version=values["ofx_version"],
+                app_id=values["app_id"],
+                app_version=values["app_version"],
             )
         except ProviderError as exc:
-            raise ValidationError({connect_error_field(exc) or "non_field_errors": [str(exc)]}) from None
+            raise _provider_error(exc) from None
         except services.AlreadyLinked as exc:
             raise Conflict(str(exc)) from None
-        account_ids = list(connection.accounts.order_by("pk").values_list("pk", flat=True))
-        body = {
-            "user_id": user.pk,
-            "account_id": account_ids[0],
-            "account_ids": account_ids,
-            "connection_id": connection.pk,
-            "action": "connect",
-            "status": "success",
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return _linked(connection, user.pk)
+
+
+class SimpleFinConnectApi(APIView):
+    """POST /api/v1/connections/simplefin: link through a SimpleFIN Bridge setup token."""
+
+    def post(self, request: Request) -> Response:
+        data = SimpleFinConnectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request_user(request)
+        try:
+            connection = services.simplefin_connection_create(user=user, setup_token=data.validated_data["setup_token"])
+        except ProviderError as exc:
+            raise _provider_error(exc, {"account_url": "setup_token", "account_password": "setup_token"}) from None
+        except services.AlreadyLinked as exc:
+            raise Conflict(str(exc)) from None
+        return _linked(connection, user.pk)
+
+
+def _job_accepted(request: Request, connection: Connection) -> Response:
+    """202 with the job to poll; 429 if the connection was refreshed moments ago."""
+    try:
+        job, _ = services.connection_refresh(connection=connection)
+    except services.RefreshTooSoon as exc:
+        body = {"detail": str(exc), "job": SyncJobOutputSerializer(exc.job).data}
+        return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(exc.retry_after)})
+    location = request.build_absolute_uri(reverse("sync-job-detail", kwargs={"pk": job.pk}))
+    return Response(SyncJobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -56,3 +113,74 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         return selectors.account_list_for_user(user=request_user(self.request))
+
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk: str) -> Response:
+        """Queue a refresh of the account's connection: 202 with the job to poll."""
+        account = self.get_object()
+        if account.connection is None:
+            raise Conflict("This account is filled from files: upload a new statement to update it.")
+        return _job_accepted(request, account.connection)
+
+
+class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The user's links to institutions: status, last sync, balances, the latest job."""
+
+    serializer_class = ConnectionOutputSerializer
+
+    def get_queryset(self):
+        return selectors.connection_list_for_user(user=request_user(self.request))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        """Disconnect. `?history=keep` keeps the accounts and transactions; `?history=delete` removes them."""
+        connection = self.get_object()
+        data = DisconnectInputSerializer(data=request.query_params or request.data)
+        data.is_valid(raise_exception=True)
+        services.connection_disconnect(connection=connection, keep_history=data.validated_data["history"] == "keep")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk: str) -> Response:
+        return _job_accepted(request, self.get_object())
+
+    @action(detail=True, methods=["put"])
+    def credentials(self, request: Request, pk: str) -> Response:
+        """Re-enter the login after the bank refused it; the history stays. 202 with the sync job."""
+        connection = self.get_object()
+        data = CredentialsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if connection.provider == Connection.Provider.SIMPLEFIN:
+            if not values["setup_token"]:
+                raise ValidationError({"setup_token": ["A new setup token is required."]})
+        elif not values["login"] or not values["password"]:
+            raise ValidationError({"password": ["The login and password are required."]})
+        try:
+            job = services.connection_credentials_replace(
+                connection=connection,
+                login=values["login"],
+                password=values["password"],
+                setup_token=values["setup_token"],
+            )
+        except ProviderError as exc:
+            raise _provider_error(exc, {"account_url": "non_field_errors", "account_password": "password"}) from None
+        return Response(SyncJobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Refresh jobs: queued, running, done or failed."""
+
+    serializer_class = SyncJobOutputSerializer
+
+    def get_queryset(self):
+        return selectors.sync_job_list_for_user(user=request_user(self.request))
+
+
+class InstitutionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The institution directory (`?q=` searches names), so an app can offer a list of banks."""
+
+    serializer_class = InstitutionOutputSerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        return selectors.institution_search(query=self.request.query_params.get("q", "").strip())

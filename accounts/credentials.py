@@ -21,8 +21,9 @@ class CredentialsUnreadable(Exception):
 
 @dataclass(frozen=True)
 class BankCredentials:
-    login: str = field(repr=False)
-    password: str = field(repr=False)
+    login: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    access_url: str = field(default="", repr=False)  # SimpleFIN: the URL carries its own login
 
 
 @lru_cache(maxsize=4)
@@ -35,7 +36,9 @@ def _current_fernet() -> MultiFernet:
 
 
 def credentials_encrypt(credentials: BankCredentials) -> str:
-    plaintext = json.dumps({"login": credentials.login, "password": credentials.password})
+    plaintext = json.dumps(
+        {"login": credentials.login, "password": credentials.password, "access_url": credentials.access_url}
+    )
     return _current_fernet().encrypt(plaintext.encode()).decode()
 
 
@@ -44,7 +47,7 @@ def credentials_decrypt(token: str) -> BankCredentials:
         data = json.loads(_current_fernet().decrypt(token.encode()))
     except InvalidToken:
         raise CredentialsUnreadable("Stored credentials cannot be decrypted with the configured keys.") from None
-    return BankCredentials(login=data["login"], password=data["password"])
+    return BankCredentials(login=data["login"], password=data["password"], access_url=data.get("access_url", ""))
 
 
 def credentials_reencrypt(token: str) -> str:

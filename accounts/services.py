@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from mint.models import User
-from mint.tasks import enqueue_on_commit
+from mint.tasks import enqueue_on_commit, schedule_once
 from notifications.services import notification_create
 
 from .credentials import (
@@ -24,9 +24,17 @@ from .credentials import (
     credentials_encrypt,
     credentials_reencrypt,
 )
-from .models import Account, Connection, Institution
+from .models import Account, Connection, Institution, OfxVersion, SyncJob
 from .providers import get_provider
-from .providers.base import AccountRef, ConnectionParams, DiscoveredAccount, ProviderAuthError, Statement
+from .providers.base import (
+    AccountRef,
+    ConnectionParams,
+    DiscoveredAccount,
+    ProviderAuthError,
+    ProviderDataError,
+    Statement,
+)
+from .providers.simplefin import simplefin_claim, simplefin_params
 
 logger = logging.getLogger(__name__)
 
@@ -38,26 +46,68 @@ class AlreadyLinked(Exception):
 def connection_create(
     *,
     user: User,
-    url: str,
+    url: str = "",
     login: str,
     password: str,
     institution: Institution | None = None,
-    provider: str = Connection.Provider.OFX,
+    org: str = "",
+    fid: str = "",
+    bank_id: str = "",
+    ofx_version: int = OfxVersion.V220,
+    app_id: str = "",
+    app_version: str = "",
     history_days: int | None = None,
 ) -> Connection:
-    """Link an institution: check the login with it, store it encrypted, queue the first sync.
+    """Link a bank by OFX Direct Connect: check the login with it, store it encrypted, queue the first sync.
 
-    Raises a ProviderError (nothing stored) when the URL is refused, the bank cannot be
-    reached or it rejects the credentials, and AlreadyLinked when the user has linked
-    these accounts before.
+    A bank picked from the directory brings its own URL and OFX details; otherwise they are
+    the ones the user typed. Raises a ProviderError (nothing stored) when the URL is refused,
+    the bank cannot be reached or it rejects the credentials, and AlreadyLinked when the
+    user has linked these accounts before.
     """
-    params = ConnectionParams(
-        url=url,
-        org=institution.ofx_org if institution else "",
-        fid=institution.ofx_fid if institution else "",
-        bank_id=institution.bank_id if institution else "",
-    )
+    if institution is not None:
+        params = ConnectionParams(
+            url=institution.ofx_url,
+            org=institution.ofx_org,
+            fid=institution.ofx_fid,
+            bank_id=institution.bank_id,
+            ofx_version=institution.ofx_version,
+            app_id=institution.app_id,
+            app_version=institution.app_version,
+        )
+    else:
+        params = ConnectionParams(
+            url=url,
+            org=org,
+            fid=fid,
+            bank_id=bank_id,
+            ofx_version=ofx_version,
+            app_id=app_id,
+            app_version=app_version,
+        )
     credentials = BankCredentials(login=login, password=password)
+    return _connection_link(user, Connection.Provider.OFX, params, credentials, institution, history_days)
+
+
+def simplefin_connection_create(*, user: User, setup_token: str, history_days: int | None = None) -> Connection:
+    """Link through a SimpleFIN Bridge: claim the setup token (once, ever), then link like any bank.
+
+    The access URL the claim returns is the credential: it is stored encrypted and only its
+    origin is kept in the clear, for display.
+    """
+    credentials = BankCredentials(access_url=simplefin_claim(setup_token))
+    params = simplefin_params(credentials.access_url)
+    return _connection_link(user, Connection.Provider.SIMPLEFIN, params, credentials, None, history_days)
+
+
+def _connection_link(
+    user: User,
+    provider: str,
+    params: ConnectionParams,
+    credentials: BankCredentials,
+    institution: Institution | None,
+    history_days: int | None,
+) -> Connection:
     discovered = get_provider(provider).discover(params, credentials)
     _refuse_linking_twice(user, discovered)
     days = settings.SYNC_INITIAL_DAYS if history_days is None else history_days
@@ -97,6 +147,9 @@ def _connection_store(
         ofx_org=params.org,
         ofx_fid=params.fid,
         bank_id=params.bank_id or next((a.ref.bank_id for a in discovered if a.ref.bank_id), ""),
+        ofx_version=params.ofx_version,
+        app_id=params.app_id,
+        app_version=params.app_version,
         encrypted_credentials=credentials_encrypt(credentials),
         history_from=timezone.localdate() - dt.timedelta(days=days),
     )
@@ -113,17 +166,121 @@ def _connection_store(
         )
         for found in discovered
     )
-    enqueue_on_commit("transactions.tasks.connection_sync", connection.pk)
+    sync_job_request(connection=connection, trigger=SyncJob.Trigger.LINK)
     return connection
 
 
-def connection_refresh(*, connection: Connection) -> None:
-    enqueue_on_commit("transactions.tasks.connection_sync", connection.pk)
+def sync_job_request(*, connection: Connection, trigger: str) -> tuple[SyncJob, bool]:
+    """The connection's queued or running job, or a new one queued now: (job, created).
+
+    Repeated refreshes, the daily schedule and a link all land on the one job in flight:
+    the partial unique constraint turns a racing second insert into a read of the first.
+    """
+    in_flight = SyncJob.objects.filter(connection=connection, status__in=SyncJob.IN_FLIGHT)
+    job = in_flight.first()
+    if job is not None:
+        return job, False
+    try:
+        with transaction.atomic():
+            job = SyncJob.objects.create(connection=connection, user_id=connection.user_id, trigger=trigger)
+    except IntegrityError:
+        return in_flight.get(), False
+    enqueue_on_commit("transactions.tasks.sync_job_run", job.pk)
+    return job, True
+
+
+def sync_job_latest(*, connection: Connection) -> SyncJob | None:
+    return SyncJob.objects.filter(connection=connection).first()
+
+
+class RefreshTooSoon(Exception):
+    """The connection was refreshed moments ago; the user should wait `retry_after` seconds."""
+
+    def __init__(self, job: SyncJob, retry_after: int) -> None:
+        super().__init__(f"Refreshed a moment ago. Try again in {retry_after} seconds.")
+        self.job = job
+        self.retry_after = retry_after
+
+
+def connection_refresh(*, connection: Connection) -> tuple[SyncJob, bool]:
+    """A refresh the user asked for: the job in flight if there is one, else a new job.
+
+    Raises RefreshTooSoon within SYNC_MANUAL_MIN_SECONDS of the last job that finished, so
+    a user (or a script) cannot make the service hammer their bank.
+    """
+    latest = sync_job_latest(connection=connection)
+    if latest is not None and latest.finished_at is not None:
+        waited = (timezone.now() - latest.finished_at).total_seconds()
+        if waited < settings.SYNC_MANUAL_MIN_SECONDS:
+            raise RefreshTooSoon(latest, int(settings.SYNC_MANUAL_MIN_SECONDS - waited) + 1)
+    return sync_job_request(connection=connection, trigger=SyncJob.Trigger.MANUAL)
+
+
+def sync_job_start(*, job_id: int) -> SyncJob | None:
+    """Take the job for this worker; None if it is finished, not due yet, or running elsewhere.
+
+    A conditional UPDATE, so exactly one of two racing deliveries wins. The lease is the
+    task timeout: a worker killed mid-job leaves it to expire, and the queue's redelivery
+    (which comes after `retry` > `timeout` seconds) takes the job over.
+    """
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    queued_and_due = Q(status=SyncJob.Status.QUEUED) & (Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))
+    abandoned = Q(status=SyncJob.Status.RUNNING, lease_expires_at__lt=now)
+    started = SyncJob.objects.filter(queued_and_due | abandoned, pk=job_id).update(
+        status=SyncJob.Status.RUNNING, lease_expires_at=lease, started_at=now, attempts=F("attempts") + 1
+    )
+    if started != 1:
+        return None
+    return SyncJob.objects.select_related("connection", "connection__user").get(pk=job_id)
+
+
+def _job_holding_lease(job: SyncJob) -> QuerySet[SyncJob]:
+    """The job, if this run still holds it: a run whose lease expired and was taken over changes nothing."""
+    return SyncJob.objects.filter(pk=job.pk, status=SyncJob.Status.RUNNING, lease_expires_at=job.lease_expires_at)
+
+
+def sync_job_finish(*, job: SyncJob, status: str, message: str = "", rows_new: int = 0, rows_existing: int = 0) -> None:
+    _job_holding_lease(job).update(
+        status=status,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        next_try_at=None,
+        message=message,
+        rows_new=rows_new,
+        rows_existing=rows_existing,
+    )
+
+
+def sync_job_retry_later(*, job: SyncJob, message: str) -> bool:
+    """Queue the job again after the next backoff delay; False (and the job failed) when none is left."""
+    delays = settings.SYNC_RETRY_DELAYS
+    if job.transient_failures >= len(delays):
+        sync_job_finish(job=job, status=SyncJob.Status.FAILED, message=message)
+        return False
+    next_try = timezone.now() + dt.timedelta(seconds=delays[job.transient_failures])
+    with transaction.atomic():
+        updated = _job_holding_lease(job).update(
+            status=SyncJob.Status.QUEUED,
+            lease_expires_at=None,
+            next_try_at=next_try,
+            transient_failures=F("transient_failures") + 1,
+            message=f"{message} Trying again at {timezone.localtime(next_try):%H:%M}.",
+        )
+        if updated:
+            schedule_once("transactions.tasks.sync_job_run", job.pk, at=next_try)
+    return True
 
 
 def connection_params(*, connection: Connection) -> ConnectionParams:
     return ConnectionParams(
-        url=connection.url, org=connection.ofx_org, fid=connection.ofx_fid, bank_id=connection.bank_id
+        url=connection.url,
+        org=connection.ofx_org,
+        fid=connection.ofx_fid,
+        bank_id=connection.bank_id,
+        ofx_version=connection.ofx_version,
+        app_id=connection.app_id,
+        app_version=connection.app_version,
     )
 
 
@@ -135,45 +292,15 @@ def connection_credentials(*, connection: Connection) -> BankCredentials:
         raise ProviderAuthError("Your saved bank login could not be read. Please enter it again.") from None
 
 
-@dataclass(frozen=True)
-class SyncClaim:
-    expires_at: dt.datetime  # also this job's token: only it can release the claim
-    attempts: int  # syncs started and not finished, this one included
-
-
-def connection_sync_claim(*, connection: Connection) -> SyncClaim | None:
-    """Take the connection for one sync job; None if another job holds it.
-
-    A conditional UPDATE, so exactly one of two racing jobs wins. The claim expires
-    after the task timeout, so a worker killed mid-sync does not block the next one.
-    """
-    now = timezone.now()
-    expires = now + dt.timedelta(seconds=settings.Q_CLUSTER["timeout"])
-    claimed = (
-        Connection.objects.filter(pk=connection.pk)
-        .filter(Q(sync_lock_expires_at__isnull=True) | Q(sync_lock_expires_at__lt=now))
-        .update(sync_lock_expires_at=expires, sync_attempts=F("sync_attempts") + 1)
-    )
-    if claimed != 1:
-        return None
-    attempts = Connection.objects.values_list("sync_attempts", flat=True).get(pk=connection.pk)
-    return SyncClaim(expires_at=expires, attempts=attempts)
-
-
-def connection_sync_release(*, connection: Connection, claim: SyncClaim) -> None:
-    """Release our claim; one that expired and was taken by another job is left alone."""
-    Connection.objects.filter(pk=connection.pk, sync_lock_expires_at=claim.expires_at).update(sync_lock_expires_at=None)
-
-
 def connection_sync_succeeded(*, connection: Connection) -> None:
     Connection.objects.filter(pk=connection.pk).update(
-        status=Connection.Status.ACTIVE, last_synced_at=timezone.now(), last_error="", sync_attempts=0
+        status=Connection.Status.ACTIVE, last_synced_at=timezone.now(), last_error=""
     )
 
 
 def connection_sync_failed(*, connection: Connection, message: str) -> None:
     """The sync ended with an error the user can read; the next one starts from the same point."""
-    Connection.objects.filter(pk=connection.pk).update(last_error=message, sync_attempts=0)
+    Connection.objects.filter(pk=connection.pk).update(last_error=message)
 
 
 def connection_needs_attention(*, connection: Connection, message: str) -> None:
@@ -182,12 +309,12 @@ def connection_needs_attention(*, connection: Connection, message: str) -> None:
         newly = (
             Connection.objects.filter(pk=connection.pk)
             .exclude(status=Connection.Status.NEEDS_ATTENTION)
-            .update(status=Connection.Status.NEEDS_ATTENTION, last_error=message, sync_attempts=0)
+            .update(status=Connection.Status.NEEDS_ATTENTION, last_error=message)
         )
         if not newly:
-            Connection.objects.filter(pk=connection.pk).update(last_error=message, sync_attempts=0)
+            Connection.objects.filter(pk=connection.pk).update(last_error=message)
             return
-        name = connection_display_name(connection=connection)
+        name = connection.display_name
         notification_create(
             user=connection.user,
             kind="connection.needs-attention",
@@ -196,12 +323,6 @@ def connection_needs_attention(*, connection: Connection, message: str) -> None:
             dedupe_key=f"connection-attention:{connection.pk}:{timezone.now().isoformat()}",
             context={"connection": connection.pk},
         )
-
-
-def connection_display_name(*, connection: Connection) -> str:
-    if connection.institution_id is not None and connection.institution is not None:
-        return connection.institution.name
-    return urlsplit(connection.url).hostname or connection.url
 
 
 def connections_reencrypt(*, batch_size: int = 500) -> int:
@@ -269,3 +390,123 @@ def account_balance_update(*, account: Account, balance: Decimal | None, as_of: 
     account.balance = balance
     account.balance_as_of = as_of or timezone.now()
     account.save(update_fields=["balance", "balance_as_of", "updated_at"])
+
+
+def connection_credentials_replace(
+    *, connection: Connection, login: str = "", password: str = "", setup_token: str = ""
+) -> SyncJob:
+    """New credentials for a connection (after a password change, say); its history stays.
+
+    The new login is checked with the institution first and must still see at least one of
+    the connection's accounts, so a typo cannot swap in someone else's bank. Then the
+    connection is active again and a sync is queued.
+    """
+    if connection.provider == Connection.Provider.SIMPLEFIN:
+        credentials = BankCredentials(access_url=simplefin_claim(setup_token))
+    else:
+        credentials = BankCredentials(login=login, password=password)
+    discovered = get_provider(connection.provider).discover(connection_params(connection=connection), credentials)
+    known = set(connection.accounts.values_list("external_id", flat=True))
+    if known and not known & {found.ref.external_id for found in discovered}:
+        raise ProviderDataError("This login does not reach the accounts linked before. Link it as a new bank instead.")
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection.pk).update(
+            encrypted_credentials=credentials_encrypt(credentials),
+            status=Connection.Status.ACTIVE,
+            last_error="",
+            updated_at=timezone.now(),
+        )
+        job, _ = sync_job_request(connection=connection, trigger=SyncJob.Trigger.CREDENTIALS)
+    logger.info("user %s replaced the credentials of connection %s", connection.user_id, connection.pk)
+    return job
+
+
+def connection_disconnect(*, connection: Connection, keep_history: bool) -> None:
+    """Unlink: the credentials go; the accounts' transactions stay as file accounts, or go with them.
+
+    Kept accounts keep every row and total and can take file uploads from then on. Deleted
+    ones take their rows off the monthly totals in the same transaction (the Account
+    pre_delete handler does that for every path that deletes accounts).
+    """
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        if keep_history:
+            taken = set(
+                Account.objects.filter(user_id=connection.user_id, connection__isnull=True).values_list(
+                    "name", flat=True
+                )
+            )
+            for account in connection.accounts.select_for_update().order_by("pk"):
+                account.name = _free_name(f"{account.name} {account.number_hint}".strip(), taken)
+                account.connection = None
+                account.save(update_fields=["name", "connection", "updated_at"])
+        connection.delete()
+    logger.info(
+        "user %s disconnected connection %s (history kept: %s)", connection.user_id, connection.pk, keep_history
+    )
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    candidate, number = name[:120], 2
+    while candidate in taken:
+        suffix = f" ({number})"
+        candidate, number = name[: 120 - len(suffix)] + suffix, number + 1
+    taken.add(candidate)
+    return candidate
+
+
+def daily_refresh_enqueue(*, now: dt.datetime | None = None) -> int:
+    """Queue today's refresh for the connections whose slot in the daily window has come.
+
+    Runs every SYNC_DAILY_TICK_MINUTES. The window opens at SYNC_DAILY_AT and is cut into
+    slots; a connection's slot is its id modulo the number of slots, so each tick queues
+    about the same share and the banks see an even load. A tick queues every due slot not
+    yet queued today, so a missed tick is caught up by the next. Only active connections of
+    users seen in the last SYNC_ACTIVE_DAYS days are refreshed. Returns how many were queued.
+    """
+    now = timezone.localtime(now)
+    hour, minute = (int(part) for part in settings.SYNC_DAILY_AT.split(":"))
+    opens = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if now < opens:
+        opens -= dt.timedelta(days=1)  # a window that started yesterday may still be open
+    elapsed = (now - opens).total_seconds() / 60
+    window = settings.SYNC_DAILY_WINDOW_MINUTES
+    if elapsed >= window:
+        return 0
+    slots = max(1, window // settings.SYNC_DAILY_TICK_MINUTES)
+    due_slot = int(elapsed // settings.SYNC_DAILY_TICK_MINUTES)
+    day = opens.date()
+    due = (
+        Connection.objects.filter(
+            status=Connection.Status.ACTIVE,
+            user__last_active_on__gte=day - dt.timedelta(days=settings.SYNC_ACTIVE_DAYS),
+            user__is_active=True,
+        )
+        .exclude(daily_refresh_on=day)
+        .alias(slot=Mod("pk", slots))
+        .filter(slot__lte=due_slot)
+    )
+    queued = 0
+    for batch in _pk_batches(due):
+        with transaction.atomic():
+            connections = list(
+                Connection.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=batch)
+                .exclude(daily_refresh_on=day)
+                .only("pk", "user_id")
+            )
+            for connection in connections:
+                sync_job_request(connection=connection, trigger=SyncJob.Trigger.DAILY)
+            Connection.objects.filter(pk__in=[c.pk for c in connections]).update(daily_refresh_on=day)
+            queued += len(connections)
+    return queued
+
+
+def _pk_batches(queryset: QuerySet[Connection], size: int = 1000) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]

@@ -17,15 +17,20 @@ def exception_handler(exc, context):
 
 
 def build_router() -> DefaultRouter:
-    from accounts.api import AccountViewSet
+    from accounts.api import AccountViewSet, ConnectionViewSet, InstitutionViewSet, SyncJobViewSet
     from budgets.api import BudgetViewSet
     from categories.api import CategoryViewSet, UserRuleViewSet
     from notifications.api import NotificationViewSet
-    from transactions.api import TransactionViewSet
+    from transactions.api import TransactionViewSet, UploadViewSet
 
     router = DefaultRouter()
+    router.trailing_slash = "/?"  # `/api/v1/accounts/7/refresh` as the brief writes it, or with the slash
     router.register("accounts", AccountViewSet, basename="account")
+    router.register("connections", ConnectionViewSet, basename="connection")
+    router.register("sync-jobs", SyncJobViewSet, basename="sync-job")
+    router.register("institutions", InstitutionViewSet, basename="institution")
     router.register("transactions", TransactionViewSet, basename="transaction")
+    router.register("imports", UploadViewSet, basename="import")
     router.register("budgets", BudgetViewSet, basename="budget")
     router.register("notifications", NotificationViewSet, basename="notification")
     router.register("categories", CategoryViewSet, basename="category")

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .services import user_mark_active
 
 logger = logging.getLogger("mint.fallback")
 
@@ -30,4 +34,23 @@ class DatabaseUnavailableMiddleware:
             # Rendered without the request: its context (the user, unread notices) needs the database.
             response = HttpResponse(render_to_string("503.html", {"message": UNAVAILABLE}), status=503)
         response["Retry-After"] = "30"
+        return response
+
+
+class UserActivityMiddleware:
+    """Marks the user active for the day, whether they came by session or by API token.
+
+    Runs after the view, where DRF has set the token's user on the request too.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and response.status_code < 500:
+            # While the database is down the answer came from a cache; marking the user can wait.
+            with contextlib.suppress(OperationalError, InterfaceError):
+                user_mark_active(user_id=user.pk, today=timezone.localdate())
         return response

@@ -15,5 +15,10 @@ class TimeStampedModel(models.Model):
 class User(AbstractUser):
     """The person who logs in. (`accounts` is the app for linked financial accounts.)"""
 
+    last_active_on = models.DateField(
+        null=True, blank=True, editable=False, help_text="Last day seen; the daily refresh covers recent users"
+    )
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        indexes = [models.Index(fields=["last_active_on"], name="user_last_active_on")]

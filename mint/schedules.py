@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class PeriodicTask:
@@ -17,6 +19,11 @@ class PeriodicTask:
 
 
 SCHEDULES = [
+    PeriodicTask(
+        "accounts: queue the daily refresh",
+        "accounts.tasks.daily_refresh_enqueue",
+        minutes=settings.SYNC_DAILY_TICK_MINUTES,
+    ),
     PeriodicTask("notifications: send held emails", "notifications.tasks.held_emails_send", minutes=15),
 ]
 

@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mint.middleware.DatabaseUnavailableMiddleware",
+    "mint.middleware.UserActivityMiddleware",
 ]
 
 ROOT_URLCONF = "mint.urls"
@@ -245,7 +246,18 @@ Q_CLUSTER = {
 # Ingestion
 SYNC_INITIAL_DAYS = env.int("SYNC_INITIAL_DAYS", default=90)  # history fetched on first link
 SYNC_OVERLAP_DAYS = env.int("SYNC_OVERLAP_DAYS", default=7)  # re-fetched for late postings
-SYNC_MAX_ATTEMPTS = 3  # syncs of one connection that may start without finishing before it is paused
+SYNC_MAX_ATTEMPTS = 3  # starts of one sync job that may end without finishing before it is given up
+# A bank that cannot be reached is tried again after these many seconds, then the job fails.
+SYNC_RETRY_DELAYS = [60, 5 * 60, 30 * 60]
+SYNC_MANUAL_MIN_SECONDS = env.int("SYNC_MANUAL_MIN_SECONDS", default=60)  # between manual refreshes
+# The daily refresh: connections of users seen in the last SYNC_ACTIVE_DAYS, queued a slice at a
+# time over a window that opens at SYNC_DAILY_AT (site time zone), so banks and workers see an
+# even load instead of every job at once.
+SYNC_DAILY_AT = env.str("SYNC_DAILY_AT", default="02:00")
+SYNC_DAILY_WINDOW_MINUTES = env.int("SYNC_DAILY_WINDOW_MINUTES", default=4 * 60)
+SYNC_DAILY_TICK_MINUTES = 10
+SYNC_ACTIVE_DAYS = 30
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)  # uploaded statement files
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=30.0)
 PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
 
@@ -265,6 +277,7 @@ AUTH_TOKEN_CACHE_TIMEOUT = env.int("AUTH_TOKEN_CACHE_TIMEOUT", default=300)
 
 # Demo bank (demo mode only): the loopback OFX server `make run` starts.
 DEMO_BANK_PORT = env.int("DEMO_BANK_PORT", default=8765)
+DEMO_SIMPLEFIN_PORT = env.int("DEMO_SIMPLEFIN_PORT", default=8766)  # the demo SimpleFIN Bridge
 
 # Production hardening; each can be turned off behind a TLS-terminating proxy that does it.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

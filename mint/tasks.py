@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 
 from django.db import transaction
-from django_q.tasks import async_task
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
 
 
 def enqueue_on_commit(func_path: str, *args: object) -> None:
@@ -16,3 +18,12 @@ def enqueue_on_commit(func_path: str, *args: object) -> None:
     stores arguments). With TASKS_SYNC=1 the task runs inline at commit.
     """
     transaction.on_commit(partial(async_task, func_path, *args))
+
+
+def schedule_once(func_path: str, *args: object, at: dt.datetime) -> None:
+    """Run `func_path(*args)` once at `at` (a retry after a backoff delay).
+
+    A django-q2 schedule row, written in the current transaction: if it rolls back, no
+    retry is left behind. The scheduler deletes the row after queueing the task.
+    """
+    schedule(func_path, *args, schedule_type=Schedule.ONCE, next_run=at)

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from rest_framework.authtoken.views import obtain_auth_token
 
-from accounts.api import ConnectApi
+from accounts.api import ConnectApi, SimpleFinConnectApi
 from budgets.api import SpendingApi
 from budgets.views import dashboard
 
@@ -16,6 +16,7 @@ register_converter(MonthConverter, "month")
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", obtain_auth_token, name="api_token"),
     re_path(r"^account/?$", ConnectApi.as_view(), name="api_connect"),
+    re_path(r"^connections/simplefin/?$", SimpleFinConnectApi.as_view(), name="api_connect_simplefin"),
     re_path(r"^spending/current/?$", SpendingApi.as_view(), name="api_spending_current"),
     path("spending/<month:month>/", SpendingApi.as_view(), name="api_spending_month"),
     path("", include(build_router().urls)),

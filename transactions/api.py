@@ -1,14 +1,28 @@
-from rest_framework import mixins, viewsets
+from django.conf import settings
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.providers.base import ProviderDataError
+from accounts.providers.files import CsvMapping
 from categories.selectors import category_get_by_path
 from mint.http import request_user
 
 from . import selectors, services
+from .models import RawPayload
 from .pagination import TransactionCursorPagination
-from .serializers import TransactionCategoryInputSerializer, TransactionFilterSerializer, TransactionOutputSerializer
+from .serializers import (
+    CsvPreviewOutputSerializer,
+    TransactionCategoryInputSerializer,
+    TransactionFilterSerializer,
+    TransactionOutputSerializer,
+    UploadConfirmInputSerializer,
+    UploadInputSerializer,
+    UploadOutputSerializer,
+)
 
 
 class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -39,3 +53,53 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
         updated = selectors.transaction_get_for_user(user=request_user(request), txn_id=txn.pk)
         return Response(self.get_serializer(updated).data)
+
+
+class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Statement files: upload (OFX, QFX, QIF, CSV), preview a CSV's columns, confirm, import.
+
+    POST a file alone to see how it reads (`preview` for CSV), then POST `confirm` with the
+    account name and the mapping; or POST the file with `account_name` to import at once.
+    """
+
+    serializer_class = UploadOutputSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        return selectors.upload_list_for_user(user=request_user(self.request))
+
+    def create(self, request: Request) -> Response:
+        data = UploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise ValidationError(
+                {"file": [f"The file is larger than {settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB."]}
+            )
+        payload = services.file_upload(user=request_user(request), raw=upload.read(), filename=upload.name)
+        account_name = data.validated_data["account_name"]
+        mapping = data.validated_data.get("mapping")
+        if account_name and (payload.file_format != "csv" or mapping is not None):
+            return self._import(payload, account_name, mapping)
+        body = {"upload": UploadOutputSerializer(payload).data, "preview": None}
+        if payload.file_format == "csv":
+            body["preview"] = CsvPreviewOutputSerializer(services.uploaded_file_preview(payload=payload)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str) -> Response:
+        """Import the upload into the named account (created if needed), with the CSV mapping given."""
+        payload = self.get_object()
+        data = UploadConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._import(payload, data.validated_data["account_name"], data.validated_data.get("mapping"))
+
+    def _import(self, payload: RawPayload, account_name: str, mapping: dict | None) -> Response:
+        try:
+            csv_mapping = CsvMapping.from_dict(mapping) if mapping is not None else None
+        except ProviderDataError as exc:
+            raise ValidationError({"mapping": [str(exc)]}) from None
+        result = services.uploaded_file_import(payload=payload, account_name=account_name, mapping=csv_mapping)
+        payload.refresh_from_db()
+        body = {"upload": UploadOutputSerializer(payload).data, "new": result.new, "existing": result.existing}
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -32,6 +32,17 @@ class RawPayload(models.Model):
     sha256 = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
     received_at = models.DateTimeField(auto_now_add=True)
+    file_format = models.CharField(max_length=10, help_text="ofx, qif, csv or simplefin")
+    filename = models.CharField(max_length=255, blank=True, help_text="As uploaded")
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The account an uploaded file was imported into",
+    )
+    csv_mapping = models.JSONField(null=True, blank=True, help_text="The column mapping the user confirmed")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     rows_new = models.PositiveIntegerField(default=0)
     rows_existing = models.PositiveIntegerField(default=0)
@@ -54,6 +65,7 @@ class Transaction(models.Model):
     description = models.CharField(max_length=255, help_text="Raw bank descriptor")
     memo = models.CharField(max_length=255, blank=True)
     mcc = models.CharField("MCC", max_length=4, blank=True)
+    pending = models.BooleanField(default=False, help_text="Authorised, not posted yet")
     merchant = models.ForeignKey("categories.Merchant", null=True, blank=True, on_delete=models.SET_NULL)
     merchant_key = models.CharField(max_length=120, blank=True, help_text="Normalised descriptor")
     category = models.ForeignKey("categories.Category", on_delete=models.PROTECT, related_name="+")

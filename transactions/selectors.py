@@ -15,7 +15,7 @@ from categories.models import Category
 from mint.converters import next_month
 from mint.models import User
 
-from .models import MonthlySpending, Transaction
+from .models import MonthlySpending, RawPayload, Transaction
 
 ZERO = Decimal("0.00")
 
@@ -136,3 +136,8 @@ def _month_spending(
 
 def month_spending_from_db(*, user_id: int, month: dt.date) -> MonthSpending:
     return months_spending_from_db(user_id=user_id, months=[month])[month]
+
+
+def upload_list_for_user(*, user: User) -> QuerySet[RawPayload]:
+    """The user's uploaded statement files, newest first."""
+    return RawPayload.objects.filter(user=user, source=RawPayload.Source.FILE)

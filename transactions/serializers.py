@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from mint.converters import MonthConverter
 
-from .models import Transaction
+from .models import RawPayload, Transaction
 
 
 class TransactionOutputSerializer(serializers.ModelSerializer):
@@ -26,6 +26,7 @@ class TransactionOutputSerializer(serializers.ModelSerializer):
             "merchant",
             "category",
             "category_source",
+            "pending",
         ]
 
 
@@ -76,3 +77,49 @@ class TransactionFilterSerializer(serializers.Serializer):
         if low is not None and high is not None and low > high:
             raise serializers.ValidationError({"amount_max": "Must not be less than amount_min."})
         return attrs
+
+
+class UploadInputSerializer(serializers.Serializer):
+    """A statement file; with `account_name` (and, for CSV, a `mapping`) it is imported at once."""
+
+    file = serializers.FileField()
+    account_name = serializers.CharField(max_length=120, required=False, default="")
+    mapping = serializers.JSONField(required=False, help_text="CSV column mapping, in the shape the preview returns")
+
+
+class UploadConfirmInputSerializer(serializers.Serializer):
+    account_name = serializers.CharField(max_length=120)
+    mapping = serializers.JSONField(required=False, help_text="CSV column mapping; default: the detected one")
+
+
+class CsvPreviewOutputSerializer(serializers.Serializer):
+    headers = serializers.ListField(child=serializers.CharField())
+    mapping = serializers.SerializerMethodField()
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    lines = serializers.SerializerMethodField()
+    problems = serializers.ListField(child=serializers.CharField())
+
+    def get_mapping(self, preview) -> dict:
+        return preview.mapping.to_dict()
+
+    def get_lines(self, preview) -> list[dict]:
+        return [
+            {"posted_on": line.posted_on, "amount": str(line.amount), "description": line.description}
+            for line in preview.lines
+        ]
+
+
+class UploadOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RawPayload
+        fields = [
+            "id",
+            "filename",
+            "file_format",
+            "status",
+            "received_at",
+            "account",
+            "rows_new",
+            "rows_existing",
+            "error",
+        ]

@@ -12,17 +12,17 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.models import Account, Connection
+from accounts.models import Account, Connection, SyncJob
 from accounts.providers import get_provider
 from accounts.providers.base import (
     ProviderAuthError,
@@ -32,7 +32,7 @@ from accounts.providers.base import (
     Statement,
     StatementLine,
 )
-from accounts.providers.ofx import statements_parse
+from accounts.providers.files import CsvMapping, CsvPreview, csv_preview, file_format_detect, file_parse
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
 from categories.selectors import user_rules_for
@@ -55,7 +55,6 @@ from .models import RawPayload, Transaction
 logger = logging.getLogger(__name__)
 
 EXISTING_LOOKUP_CHUNK = 1000
-FILE_SUFFIXES = (".ofx", ".qfx")
 
 
 @dataclass(frozen=True)
@@ -63,46 +62,100 @@ class ImportResult:
     new: int
     existing: int
     months: frozenset[dt.date] = field(default_factory=frozenset)
+    updated: int = 0  # pending rows the source has since posted, changed or dropped
+
+
+PROVIDER_FORMATS: dict[str, str] = {Connection.Provider.OFX: "ofx", Connection.Provider.SIMPLEFIN: "simplefin"}
+FORMAT_EXTENSIONS = {"simplefin": "json"}
 
 
 def raw_payload_store(
-    *, user_id: int, raw: bytes, source: str, connection: Connection | None = None, extension: str = "ofx"
+    *,
+    user_id: int,
+    raw: bytes,
+    source: str,
+    file_format: str,
+    connection: Connection | None = None,
+    filename: str = "",
 ) -> RawPayload:
     """Write the payload to the object store before anything parses it."""
     digest = hashlib.sha256(raw).hexdigest()
     folder = f"connection-{connection.pk}" if connection else "files"
+    extension = FORMAT_EXTENSIONS.get(file_format, file_format)
     name = f"{user_id}/{folder}/{timezone.now():%Y/%m/%d/%H%M%S%f}-{digest[:12]}.{extension}"
-    payload = RawPayload(user_id=user_id, connection=connection, source=source, sha256=digest, size=len(raw))
+    payload = RawPayload(
+        user_id=user_id,
+        connection=connection,
+        source=source,
+        file_format=file_format,
+        filename=filename[:255],
+        sha256=digest,
+        size=len(raw),
+    )
     payload.file.save(name, ContentFile(raw), save=False)
     payload.save()
     return payload
 
 
+@dataclass(frozen=True)
+class _KnownRow:
+    pk: int
+    pending: bool
+    posted_on: dt.date
+    amount: Decimal
+    category_id: int
+
+
 def statements_ingest(
-    *, user_id: int, statements: Sequence[tuple[Account, Statement]], raw_payload: RawPayload | None = None
+    *,
+    user_id: int,
+    statements: Sequence[tuple[Account, Statement]],
+    raw_payload: RawPayload | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
 ) -> ImportResult:
-    """Insert the statements' new transactions and their aggregate deltas, all or nothing."""
+    """Insert the statements' new transactions and their aggregate deltas, all or nothing.
+
+    A pending row the source now states differently (posted, or a changed amount) is
+    updated in place, keeping its category; with the `window` a fetch covered, a pending
+    row inside it that the source no longer lists is dropped (the bank replaced or voided
+    it). Posted rows are never changed.
+    """
     categorizer = get_categorizer()
     new_rows: list[Transaction] = []
     unmatched: dict[str, tuple[int, str]] = {}
-    existing = 0
+    existing = updated = 0
     deltas: dict[MonthCategory, Delta] = defaultdict(Delta)
     # One account's lines from every statement in the payload; a FITID seen twice counts once.
     lines_by_account: dict[int, dict[str, tuple[StatementLine, str]]] = defaultdict(dict)
     for account, statement in statements:
+        lines_by_account[account.pk]
         for line in statement.lines:
             lines_by_account[account.pk].setdefault(line.external_id, (line, statement.currency))
     with transaction.atomic():
         # One import per account at a time: the second waits here, then finds the rows.
-        account_pks = {account.pk for account, _ in statements}
+        account_pks = set(lines_by_account)
         locked = {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=account_pks)}
         user_rules = user_rules_for(user_id=user_id)
+        now = timezone.now()
         for account_pk, lines in lines_by_account.items():
             account = locked[account_pk]
-            known = _existing_external_ids(account, list(lines))
-            existing += len(known)
+            known = _known_rows(account, list(lines))
             for external_id, (line, currency) in lines.items():
-                if external_id in known:
+                row = known.get(external_id)
+                if row is not None:
+                    existing += 1
+                    if row.pending and _pending_changed(row, line):
+                        _move(deltas, row, row.posted_on, -row.amount, -1)
+                        _move(deltas, row, line.posted_on, line.amount, 1)
+                        Transaction.objects.filter(pk=row.pk).update(
+                            pending=line.pending,
+                            posted_on=line.posted_on,
+                            amount=line.amount,
+                            description=line.description,
+                            memo=line.memo,
+                            updated_at=now,
+                        )
+                        updated += 1
                     continue
                 decision = categorizer.categorize(
                     line.description, amount=line.amount, mcc=line.mcc, user_rules=user_rules
@@ -121,6 +174,7 @@ def statements_ingest(
                         description=line.description,
                         memo=line.memo,
                         mcc=line.mcc,
+                        pending=line.pending,
                         merchant_id=decision.merchant_id,
                         merchant_key=decision.merchant_key,
                         category_id=decision.category_id,
@@ -131,6 +185,8 @@ def statements_ingest(
                 delta = deltas[(month_of(line.posted_on), decision.category_id)]
                 delta.amount += line.amount
                 delta.count += 1
+            if window is not None:
+                updated += _vanished_pending_remove(account, set(lines), window, deltas)
         for account, statement in statements:
             account_services.account_balance_update(
                 account=locked[account.pk], balance=statement.balance, as_of=statement.balance_as_of
@@ -139,23 +195,54 @@ def statements_ingest(
         monthly_spending_apply(user_id=user_id, deltas=deltas)
         unmatched_merchants_record(user_id=user_id, seen=unmatched)
         if raw_payload is not None:
-            raw_payload.status = RawPayload.Status.IMPORTED
-            raw_payload.rows_new = len(new_rows)
-            raw_payload.rows_existing = existing
-            raw_payload.save(update_fields=["status", "rows_new", "rows_existing"])
+            # Cumulative over replays: every row this payload ever added.
+            RawPayload.objects.filter(pk=raw_payload.pk).update(
+                status=RawPayload.Status.IMPORTED,
+                rows_new=F("rows_new") + len(new_rows),
+                rows_existing=existing,
+                error="",
+            )
         months = frozenset(month for month, _ in deltas)
         after_spending_change(user_id, months)
-    return ImportResult(new=len(new_rows), existing=existing, months=months)
+    return ImportResult(new=len(new_rows), existing=existing, months=months, updated=updated)
 
 
-def _existing_external_ids(account: Account, external_ids: list[str]) -> set[str]:
-    found: set[str] = set()
+def _pending_changed(row: _KnownRow, line: StatementLine) -> bool:
+    return not line.pending or line.amount != row.amount or line.posted_on != row.posted_on
+
+
+def _move(deltas: dict[MonthCategory, Delta], row: _KnownRow, posted_on: dt.date, amount: Decimal, count: int) -> None:
+    delta = deltas[(month_of(posted_on), row.category_id)]
+    delta.amount += amount
+    delta.count += count
+
+
+def _known_rows(account: Account, external_ids: list[str]) -> dict[str, _KnownRow]:
+    found: dict[str, _KnownRow] = {}
+    fields = ("external_id", "pk", "pending", "posted_on", "amount", "category_id")
     for start in range(0, len(external_ids), EXISTING_LOOKUP_CHUNK):
         chunk = external_ids[start : start + EXISTING_LOOKUP_CHUNK]
-        found.update(
-            Transaction.objects.filter(account=account, external_id__in=chunk).values_list("external_id", flat=True)
-        )
+        for external_id, pk, pending, posted_on, amount, category_id in Transaction.objects.filter(
+            account=account, external_id__in=chunk
+        ).values_list(*fields):
+            found[external_id] = _KnownRow(pk, pending, posted_on, amount, category_id)
     return found
+
+
+def _vanished_pending_remove(
+    account: Account, listed: set[str], window: tuple[dt.date, dt.date], deltas: dict[MonthCategory, Delta]
+) -> int:
+    vanished = [
+        _KnownRow(pk, pending, posted_on, amount, category_id)
+        for external_id, pk, pending, posted_on, amount, category_id in Transaction.objects.filter(
+            account=account, pending=True, posted_on__range=window
+        ).values_list("external_id", "pk", "pending", "posted_on", "amount", "category_id")
+        if external_id not in listed
+    ]
+    for row in vanished:
+        _move(deltas, row, row.posted_on, -row.amount, -1)
+    Transaction.objects.filter(pk__in=[row.pk for row in vanished]).delete()
+    return len(vanished)
 
 
 def _payload_failed(payload: RawPayload, error: str) -> None:
@@ -166,36 +253,63 @@ def _payload_failed(payload: RawPayload, error: str) -> None:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    status: str  # "imported", "partial", "skipped", "gave-up", "needs-attention" or "failed"
+    status: str  # "imported", "partial", "skipped", "gave-up", "needs-attention", "retrying" or "failed"
     result: ImportResult | None = None
     message: str = ""
 
 
-def connection_sync(*, connection: Connection) -> SyncOutcome:
-    """Fetch, store, parse and import a connection's new statements.
+def sync_job_run(*, job_id: int) -> SyncOutcome:
+    """Run a sync job: fetch, store, parse and import a connection's new statements.
 
-    Safe to run twice at once or to redeliver: a second job for the same connection
-    finds it claimed and does nothing, and a replayed statement inserts no row twice.
-    Raises ProviderUnavailable (worth a retry); every other failure is recorded on the
-    connection for the user.
+    Safe to deliver twice, at once or later: only one delivery can start the job, and a
+    replayed statement inserts no row twice. A bank that cannot be reached is retried
+    after a backoff delay; refused credentials pause the connection until the user acts.
     """
-    claim = account_services.connection_sync_claim(connection=connection)
-    if claim is None:
+    job = account_services.sync_job_start(job_id=job_id)
+    if job is None:
         return SyncOutcome("skipped")
-    if claim.attempts > settings.SYNC_MAX_ATTEMPTS:
-        # The last attempts never finished (a worker killed by its payload): stop redelivering.
+    connection = job.connection
+    never_finished = job.attempts - 1 - job.transient_failures
+    if never_finished >= settings.SYNC_MAX_ATTEMPTS:
+        # Earlier starts died with their worker (a payload that kills it): stop redelivering.
         message = "Importing from this bank keeps failing, so it has been paused. Refresh to try again."
         account_services.connection_needs_attention(connection=connection, message=message)
-        account_services.connection_sync_release(connection=connection, claim=claim)
-        logger.error("connection %s: gave up after %d unfinished sync attempts", connection.pk, claim.attempts - 1)
+        account_services.sync_job_finish(job=job, status=SyncJob.Status.FAILED, message=message)
+        logger.error("connection %s: gave up after %d unfinished sync attempts", connection.pk, never_finished)
         return SyncOutcome("gave-up", message=message)
+    outcome = _connection_sync(connection)
+    if outcome.status == "retrying":
+        if not account_services.sync_job_retry_later(job=job, message=outcome.message):
+            account_services.connection_sync_failed(connection=connection, message=outcome.message)
+            return SyncOutcome("failed", message=outcome.message)
+        return outcome
+    result = outcome.result
+    account_services.sync_job_finish(
+        job=job,
+        status=SyncJob.Status.DONE if outcome.status in ("imported", "partial") else SyncJob.Status.FAILED,
+        message=outcome.message or _import_summary(result),
+        rows_new=result.new if result else 0,
+        rows_existing=result.existing if result else 0,
+    )
+    return outcome
+
+
+def _import_summary(result: ImportResult | None) -> str:
+    if result is None:
+        return ""
+    if not result.new:
+        return "Up to date: nothing new."
+    return f"{result.new:,} new transaction{'s' if result.new != 1 else ''}."
+
+
+def _connection_sync(connection: Connection) -> SyncOutcome:
     payload = None
     try:
         credentials = account_services.connection_credentials(connection=connection)
         accounts = list(connection.accounts.all())
         today = timezone.localdate()
         if connection.last_synced_at is not None:
-            start = connection.last_synced_at.date() - dt.timedelta(days=settings.SYNC_OVERLAP_DAYS)
+            start = timezone.localdate(connection.last_synced_at) - dt.timedelta(days=settings.SYNC_OVERLAP_DAYS)
         else:
             start = connection.history_from
         provider = get_provider(connection.provider)
@@ -207,14 +321,20 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
             today,
         )
         payload = raw_payload_store(
-            user_id=connection.user_id, raw=raw, source=RawPayload.Source.DIRECT, connection=connection
+            user_id=connection.user_id,
+            raw=raw,
+            source=RawPayload.Source.DIRECT,
+            file_format=PROVIDER_FORMATS[connection.provider],
+            connection=connection,
         )
         parsed = provider.parse(raw)
         pairs = [
             (account_services.account_for_statement(connection=connection, statement=statement), statement)
             for statement in parsed.statements
         ]
-        result = statements_ingest(user_id=connection.user_id, statements=pairs, raw_payload=payload)
+        result = statements_ingest(
+            user_id=connection.user_id, statements=pairs, raw_payload=payload, window=(start, today)
+        )
     except ProviderAuthError as exc:
         account_services.connection_needs_attention(connection=connection, message=str(exc))
         if payload is not None:
@@ -222,14 +342,12 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
         return SyncOutcome("needs-attention", message=str(exc))
     except ProviderUnavailable as exc:
         account_services.connection_sync_failed(connection=connection, message=str(exc))
-        raise
+        return SyncOutcome("retrying", message=str(exc))
     except ProviderError as exc:
         account_services.connection_sync_failed(connection=connection, message=str(exc))
         if payload is not None:
             _payload_failed(payload, str(exc))
         return SyncOutcome("failed", message=str(exc))
-    finally:
-        account_services.connection_sync_release(connection=connection, claim=claim)
     if parsed.problems:
         # What arrived is imported; the sync point stays put so the next sync asks again.
         message = " ".join(parsed.problems)
@@ -237,7 +355,7 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
         return SyncOutcome("partial", result, message)
     account_services.connection_sync_succeeded(connection=connection)
     if result.new:
-        name = account_services.connection_display_name(connection=connection)
+        name = connection.display_name
         notification_create(
             user=connection.user,
             kind="import.finished",
@@ -250,17 +368,55 @@ def connection_sync(*, connection: Connection) -> SyncOutcome:
     return SyncOutcome("imported", result)
 
 
-def file_import(*, user: User, account_name: str, raw: bytes, filename: str) -> ImportResult:
+def file_upload(*, user: User, raw: bytes, filename: str) -> RawPayload:
+    """Keep an uploaded statement file in the object store, after the checks that need no parsing."""
+    limit = settings.IMPORT_MAX_BYTES
+    if len(raw) > limit:
+        raise ValidationError(f"The file is larger than {limit // (1024 * 1024)} MB; split it into smaller periods.")
+    if not raw.strip():
+        raise ValidationError("The file is empty.")
+    try:
+        file_format = file_format_detect(filename, raw)
+    except ProviderError as exc:
+        raise ValidationError(str(exc)) from None
+    return raw_payload_store(
+        user_id=user.pk, raw=raw, source=RawPayload.Source.FILE, file_format=file_format, filename=filename
+    )
+
+
+def file_import(
+    *, user: User, account_name: str, raw: bytes, filename: str, mapping: CsvMapping | None = None
+) -> ImportResult:
     """Import a statement file into the user's account of that name (created if needed)."""
-    suffix = PurePath(filename).suffix.lower()
-    if suffix not in FILE_SUFFIXES:
-        supported = ", ".join(FILE_SUFFIXES)
-        raise ValidationError(f"Unsupported file type {suffix or '(none)'!r}; supported: {supported}.")
     if not account_name.strip():
         raise ValidationError("An account name is required.")
-    payload = raw_payload_store(user_id=user.pk, raw=raw, source=RawPayload.Source.FILE, extension=suffix[1:])
+    payload = file_upload(user=user, raw=raw, filename=filename)
+    return uploaded_file_import(payload=payload, account_name=account_name, mapping=mapping)
+
+
+def uploaded_file_import(*, payload: RawPayload, account_name: str, mapping: CsvMapping | None = None) -> ImportResult:
+    """Import a stored upload into the user's file account of that name: all of it, or nothing.
+
+    A CSV file is read with the column mapping the user confirmed (the detected one if none);
+    the mapping is kept with the payload so a replay reads the file the same way.
+    """
+    name = account_name.strip()
+    if not name:
+        raise ValidationError("An account name is required.")
+    statement = _uploaded_statement(payload, mapping)
+    with transaction.atomic():  # the account only exists if its rows do
+        account = account_services.account_get_or_create_for_file(
+            user=payload.user, name=name[:120], kind=statement.account.kind, currency=statement.currency
+        )
+        payload.account = account
+        payload.csv_mapping = mapping.to_dict() if mapping is not None else None
+        payload.save(update_fields=["account", "csv_mapping"])
+        return statements_ingest(user_id=payload.user_id, statements=[(account, statement)], raw_payload=payload)
+
+
+def _uploaded_statement(payload: RawPayload, mapping: CsvMapping | None) -> Statement:
     try:
-        statements = statements_parse(raw).statements
+        statements = file_parse(filename=payload.filename, raw=_payload_bytes(payload), mapping=mapping).statements
         if len(statements) != 1:
             raise ProviderDataError(
                 f"The file holds statements for {len(statements)} accounts; import one account's file at a time."
@@ -268,12 +424,49 @@ def file_import(*, user: User, account_name: str, raw: bytes, filename: str) -> 
     except ProviderError as exc:
         _payload_failed(payload, str(exc))
         raise ValidationError(str(exc)) from None
-    statement = statements[0]
-    with transaction.atomic():  # the account only exists if its rows do
-        account = account_services.account_get_or_create_for_file(
-            user=user, name=account_name.strip(), kind=statement.account.kind, currency=statement.currency
-        )
-        return statements_ingest(user_id=user.pk, statements=[(account, statement)], raw_payload=payload)
+    return statements[0]
+
+
+def _payload_bytes(payload: RawPayload) -> bytes:
+    with payload.file.open("rb") as stored:
+        return stored.read()
+
+
+def uploaded_file_preview(*, payload: RawPayload) -> CsvPreview:
+    """What a CSV upload holds and how its columns were read, for the user to confirm."""
+    try:
+        return csv_preview(_payload_bytes(payload))
+    except ProviderError as exc:
+        _payload_failed(payload, str(exc))
+        raise ValidationError(str(exc)) from None
+
+
+def raw_payload_replay(*, payload: RawPayload) -> ImportResult:
+    """Import a stored payload again: only what is not in the database yet is added.
+
+    The same parse and the same pipeline as the first time, into the same accounts; a
+    payload whose connection or account has since been removed cannot be replayed.
+    """
+    raw = _payload_bytes(payload)
+    try:
+        if payload.source == RawPayload.Source.DIRECT:
+            connection = payload.connection
+            if connection is None:
+                raise ProviderDataError("Its connection was disconnected; there is no account to replay it into.")
+            statements = get_provider(connection.provider).parse(raw).statements
+            pairs = [
+                (account_services.account_for_statement(connection=connection, statement=statement), statement)
+                for statement in statements
+            ]
+        else:
+            if payload.account is None:
+                raise ProviderDataError("It was never imported into an account, or that account was deleted.")
+            mapping = CsvMapping.from_dict(payload.csv_mapping) if payload.csv_mapping else None
+            statements = file_parse(filename=payload.filename, raw=raw, mapping=mapping).statements
+            pairs = [(payload.account, statement) for statement in statements]
+    except ProviderError as exc:
+        raise ValidationError(f"Payload {payload.pk} cannot be replayed: {exc}") from None
+    return statements_ingest(user_id=payload.user_id, statements=pairs, raw_payload=payload)
 
 
 def transaction_recategorize(

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from accounts.models import Connection
-
 from . import services
 
 
-def connection_sync(connection_id: int) -> str:
-    connection = Connection.objects.filter(pk=connection_id).first()
-    if connection is None:
-        return "gone"  # disconnected while queued
-    return services.connection_sync(connection=connection).status
+def sync_job_run(job_id: int) -> str:
+    return services.sync_job_run(job_id=job_id).status

@@ -1,9 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import upload_views, views
 
 app_name = "transactions"
 urlpatterns = [
     path("", views.transaction_list, name="list"),
     path("<int:txn_id>/category/", views.transaction_category_change, name="category"),
+    path("upload/", upload_views.upload, name="upload"),
+    path("upload/<int:pk>/", upload_views.upload_preview, name="upload-preview"),
 ]

@@ -3,6 +3,10 @@
 Every day's transactions are derived from (login, date) alone, so any statement window
 returns the same transactions with the same FITIDs, and each new day brings new ones.
 Descriptors are spelled the way card statements print them.
+
+The brokerage account is separate: each month a contribution arrives on the 2nd and buys
+the index fund on the 3rd, and the fund pays a dividend each quarter. Its holdings are
+counted from the day it opened, so a trade's amounts never depend on "today".
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 
 BANK_TZ = dt.timezone(dt.timedelta(hours=-5), "EST")
@@ -22,9 +26,9 @@ PASSWORD = "demo"  # noqa: S105  (the demo bank accepts any login with this publ
 @dataclass(frozen=True)
 class DemoAccount:
     acctid: str
-    kind: str  # OFX: CHECKING or CREDITCARD
+    kind: str  # OFX: CHECKING, CREDITCARD or INVESTMENT
     name: str
-    bankid: str = "123456780"
+    bankid: str = "123456780"  # the BROKERID for INVESTMENT
     opening_balance: Decimal = Decimal("0")
 
 
@@ -42,9 +46,53 @@ class DemoTransaction:
         return "CREDIT" if self.amount > 0 else "DEBIT"
 
 
+@dataclass(frozen=True)
+class DemoSecurity:
+    cusip: str
+    ticker: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DemoTrade:
+    """One brokerage transaction; `kind` is CONTRIBUTION (cash in), BUY or DIVIDEND (of INDEX_FUND)."""
+
+    fitid: str
+    kind: str
+    traded_at: dt.datetime  # in BANK_TZ
+    amount: Decimal  # the cash effect: negative for a purchase
+    memo: str
+    units: Decimal = Decimal("0")
+    unit_price: Decimal = Decimal("0")
+
+    @property
+    def settled_at(self) -> dt.datetime:
+        return self.traded_at + dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DemoHoldings:
+    cash: Decimal
+    units: Decimal
+    unit_price: Decimal
+
+    @property
+    def market_value(self) -> Decimal:
+        return (self.units * self.unit_price).quantize(CENT)
+
+
 CHECKING = DemoAccount("000123456789", "CHECKING", "Everyday Checking", opening_balance=Decimal("4200.00"))
 CARD = DemoAccount("4000001234567899", "CREDITCARD", "Rewards Visa")
-ACCOUNTS = (CHECKING, CARD)
+BROKERAGE = DemoAccount(
+    "570000042", "INVESTMENT", "Brokerage", bankid="demo-broker.example", opening_balance=Decimal("250.00")
+)
+ACCOUNTS = (CHECKING, CARD)  # the accounts with day-by-day transactions, which the SimpleFIN bridge serves too
+INVESTMENT_ACCOUNTS = (BROKERAGE,)  # served by OFX investment statements only
+INDEX_FUND = DemoSecurity("922908728", "VTSAX", "Vanguard Total Stock Market Index Fund Admiral Shares")
+BROKERAGE_OPENED = dt.date(2024, 1, 1)
+OPENING_UNITS = Decimal("40.000")
+UNITS = Decimal("0.001")
+DIVIDEND_MONTHS = (3, 6, 9, 12)
 
 # (descriptor choices, low, high, SIC or None)
 COFFEE = (("SQ *BLUE BOTTLE COFFE", "STARBUCKS STORE 10482", "PEETS COFFEE #0214"), "3.75", "7.25", None)
@@ -71,13 +119,94 @@ class Persona:
         base = random.Random(f"demo-persona:{login}")
         self.paycheck = Decimal(base.randrange(2600, 3400, 25)).quantize(CENT)
         self.rent = Decimal(base.randrange(1700, 2300, 25)).quantize(CENT)
+        # (Its own generator: drawing from `base` would change what the other accounts see.)
+        self.contribution = Decimal(random.Random(f"demo-brokerage:{login}").randrange(300, 800, 50)).quantize(CENT)
 
     @property
     def accounts(self) -> tuple[DemoAccount, ...]:
         return ACCOUNTS
 
+    @property
+    def investment_accounts(self) -> tuple[DemoAccount, ...]:
+        return INVESTMENT_ACCOUNTS
+
     def account(self, acctid: str) -> DemoAccount | None:
-        return next((account for account in ACCOUNTS if account.acctid == acctid), None)
+        return next((account for account in ACCOUNTS + INVESTMENT_ACCOUNTS if account.acctid == acctid), None)
+
+    def trades(self, start: dt.date, end: dt.date, today: dt.date) -> list[DemoTrade]:
+        """The brokerage's transactions in the window, as `transactions` windows the others."""
+        first = max(start, today - dt.timedelta(days=HISTORY_DAYS), BROKERAGE_OPENED)
+        last = min(end, today)
+        return [trade for trade in self._trades_until(last) if trade.traded_at.date() >= first]
+
+    def holdings(self, today: dt.date) -> DemoHoldings:
+        trades = self._trades_until(today)
+        cash = BROKERAGE.opening_balance + sum((trade.amount for trade in trades), Decimal("0"))
+        units = OPENING_UNITS + sum((trade.units for trade in trades), Decimal("0"))
+        return DemoHoldings(cash, units, self._fund_price(today.replace(day=1)))
+
+    def _trades_until(self, last: dt.date) -> list[DemoTrade]:
+        trades: list[DemoTrade] = []
+        month = BROKERAGE_OPENED
+        while month <= last:
+            trades.extend(trade for trade in self._month_trades(month) if trade.traded_at.date() <= last)
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        return trades
+
+    @lru_cache(maxsize=256)  # noqa: B019  (a handful of personas, each kept for the process)
+    def _month_trades(self, month: dt.date) -> tuple[DemoTrade, ...]:
+        units, price = self._purchase(month)
+        trades = [
+            self._trade(month.replace(day=2), 9, "CONTRIBUTION", self.contribution, "ACH CONTRIBUTION"),
+            self._trade(
+                month.replace(day=3), 10, "BUY", -(units * price).quantize(CENT), "AUTOMATIC INVESTMENT", units, price
+            ),
+        ]
+        if month.month in DIVIDEND_MONTHS:
+            held = OPENING_UNITS
+            bought = BROKERAGE_OPENED
+            while bought <= month:  # every purchase up to this month's, on the 3rd
+                held += self._purchase(bought)[0]
+                bought = (bought + dt.timedelta(days=32)).replace(day=1)
+            per_unit = Decimal(random.Random(f"{self.login}:dividend:{month.isoformat()}").randint(38, 46)) / 100
+            # Paid late in the evening: in UTC it is already the next day.
+            trades.append(
+                self._trade(
+                    month.replace(day=24), 22, "DIVIDEND", (held * per_unit).quantize(CENT), "DIVIDEND RECEIVED"
+                )
+            )
+        return tuple(trades)
+
+    def _purchase(self, month: dt.date) -> tuple[Decimal, Decimal]:
+        """(units, unit price) of the month's purchase: the whole contribution, in whole thousandths."""
+        price = self._fund_price(month)
+        return (self.contribution / price).quantize(UNITS, rounding=ROUND_DOWN), price
+
+    @staticmethod
+    def _trade(
+        day: dt.date,
+        hour: int,
+        kind: str,
+        amount: Decimal,
+        memo: str,
+        units: Decimal = Decimal("0"),
+        unit_price: Decimal = Decimal("0"),
+    ) -> DemoTrade:
+        return DemoTrade(
+            fitid=f"{day:%Y%m%d}{BROKERAGE.acctid[-4:]}000",
+            kind=kind,
+            traded_at=dt.datetime.combine(day, dt.time(hour, 30), tzinfo=BANK_TZ),
+            amount=amount,
+            memo=memo,
+            units=units,
+            unit_price=unit_price,
+        )
+
+    def _fund_price(self, month: dt.date) -> Decimal:
+        """The fund's price through a month: a steady climb with some noise."""
+        months = (month.year - BROKERAGE_OPENED.year) * 12 + month.month - BROKERAGE_OPENED.month
+        cents = 11000 + 85 * months + random.Random(f"demo-fund:{month.isoformat()}").randint(-400, 400)
+        return (Decimal(cents) / 100).quantize(CENT)
 
     def transactions(self, account: DemoAccount, start: dt.date, end: dt.date, today: dt.date) -> list[DemoTransaction]:
         first = max(start, today - dt.timedelta(days=HISTORY_DAYS))

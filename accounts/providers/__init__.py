@@ -7,8 +7,9 @@ from .base import Provider
 
 def get_provider(kind: str) -> Provider:
     from .ofx import OfxDirectConnect
+    from .simplefin import SimpleFin
 
-    providers: dict[str, Provider] = {"ofx": OfxDirectConnect()}
+    providers: dict[str, Provider] = {"ofx": OfxDirectConnect(), "simplefin": SimpleFin()}
     try:
         return providers[kind]
     except KeyError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +37,9 @@ class ConnectionParams:
     org: str = ""
     fid: str = ""
     bank_id: str = ""
+    ofx_version: int = 220
+    app_id: str = ""  # some banks only answer the client ids they know (Quicken's, say)
+    app_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class StatementLine:
     description: str
     memo: str = ""
     mcc: str = ""  # ISO 18245 code when the source gives one
+    pending: bool = False  # authorised, not yet posted; only some sources report these
 
     def __post_init__(self) -> None:
         where = f"transaction {self.external_id[:40]!r}"
@@ -80,6 +86,26 @@ class StatementLine:
             raise ProviderDataError(f"The amount of {where} has fractions of a cent.")
         if self.mcc and not (len(self.mcc) == 4 and self.mcc.isdigit()):
             raise ProviderDataError(f"The merchant category code of {where} is not four digits.")
+
+
+class ContentKeys:
+    """Stable external ids for sources that give none (QIF, most CSV exports).
+
+    The key is made of the posted date, the amount, the descriptor with case and spacing
+    normalised, and the occurrence of that same triple so far in the file: two identical
+    coffees on one day stay two rows, and the same file (or an overlapping later export,
+    which lists the day's rows in the same order) maps to the same keys, so a replay adds none.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[dt.date, Decimal, str], int] = defaultdict(int)
+
+    def key(self, posted_on: dt.date, amount: Decimal, description: str) -> str:
+        normalised = " ".join(description.casefold().split())
+        triple = (posted_on, amount, normalised)
+        self._seen[triple] += 1
+        text = f"{posted_on.isoformat()}|{amount:.2f}|{normalised}|{self._seen[triple]}"
+        return "k:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True)

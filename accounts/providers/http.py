@@ -1,4 +1,4 @@
-"""HTTP to institutions at URLs users typed in.
+"""HTTP to institutions at URLs users typed in (or that a SimpleFIN bridge handed out).
 
 Outside demo mode only HTTPS to public addresses is allowed: a user-supplied URL must
 not reach loopback, private or link-local services (SSRF). The address is checked after
@@ -6,16 +6,22 @@ DNS resolution and the connection is made to that same checked address, so a nam
 re-resolves elsewhere between check and connect cannot slip through. Redirects are
 followed only on the same host (the request carries the bank password), and the whole
 exchange has one deadline, so a server dripping bytes cannot hold a worker.
+
+A URL carrying a login (`https://user:pass@host/`) is refused: a login goes in a header,
+which `url_basic_auth` builds from such a URL (SimpleFIN access URLs are of that form).
+Messages name the host at most, never a path or a login: both can be secrets.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import socket
 import ssl
 import time
-from urllib.parse import urljoin, urlsplit
+from collections.abc import Mapping
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -44,9 +50,19 @@ def _is_public(address: str) -> bool:
     return True
 
 
+def _split(url: str) -> SplitResult | None:
+    """The URL's parts, or None: urlsplit's ValueError quotes the URL, login included, so it must not travel."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def url_resolve(url: str) -> tuple[str, int, str, str]:
     """(host, port, checked IP address, path) for a URL the service may connect to."""
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        raise UnsafeURL("The bank's URL is not a valid web address.")
     allowed_schemes = ("https", "http") if settings.DEMO_MODE else ("https",)
     if parts.scheme not in allowed_schemes:
         raise UnsafeURL("The bank's URL must start with https://.")
@@ -107,25 +123,66 @@ def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline
         chunks.append(chunk)
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
-    """POST and return the response body, or raise a ProviderError the user can read."""
+def url_basic_auth(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its `user:password@`, and the HTTP Basic Authorization header that carries them.
+
+    A URL without a login comes back unchanged, with no header.
+    """
+    parts = _split(url)
+    if parts is None:
+        raise UnsafeURL("The URL is not a valid web address.")
+    if parts.username is None:
+        return url, {}
+    host_and_port = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, host_and_port, parts.path, parts.query, ""))
+    login = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return bare, {"Authorization": "Basic " + base64.b64encode(login.encode()).decode("ascii")}
+
+
+def http_post(
+    url: str, body: bytes, headers: Mapping[str, str], *, status_errors: Mapping[int, ProviderError] | None = None
+) -> bytes:
+    """POST and return the response body, or raise a ProviderError the user can read.
+
+    `status_errors` replaces the generic error for some HTTP statuses with the caller's own.
+    """
+    return _http_request("POST", url, body, headers, status_errors or {})
+
+
+def http_get(
+    url: str, headers: Mapping[str, str], *, status_errors: Mapping[int, ProviderError] | None = None
+) -> bytes:
+    """GET and return the response body, or raise a ProviderError the user can read (see http_post)."""
+    return _http_request("GET", url, None, headers, status_errors or {})
+
+
+def _http_request(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    status_errors: Mapping[int, ProviderError],
+) -> bytes:
     timeout = settings.PROVIDER_TIMEOUT
     deadline = time.monotonic() + timeout
-    first_host = urlsplit(url).hostname
+    first_host: str | None = None
     for _ in range(MAX_REDIRECTS + 1):
         host, port, address, path = url_resolve(url)
+        first_host = first_host or host
         if host != first_host:
             raise UnsafeURL("The bank's server redirected to another host; the login is not sent there.")
         connection_class = _PinnedHTTPSConnection if url.lower().startswith("https") else _PinnedHTTPConnection
         connection = connection_class(host, port, address, max(0.1, deadline - time.monotonic()))
         try:
-            connection.request("POST", path, body=body, headers=headers)
+            connection.request(method, path, body=body, headers=dict(headers))
             sock = connection.sock  # the response keeps reading from it after an HTTP/1.0 close
             response = connection.getresponse()
             location = response.getheader("Location")
             if response.status in (301, 302, 303, 307, 308) and location:
                 url = urljoin(url, location)
                 continue
+            if response.status in status_errors:
+                raise status_errors[response.status]
             if response.status in (401, 403):
                 raise ProviderAuthError("The bank refused the login.")
             if response.status >= 500:
@@ -138,6 +195,7 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
         except ssl.SSLError as exc:
             raise ProviderUnavailable(f"Could not open a secure connection to {host}: {exc.reason}.") from None
         except (OSError, http.client.HTTPException) as exc:
+            # (http.client.InvalidURL quotes the path: name the exception type, never its text.)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             raise ProviderUnavailable(f"Could not connect to {host}: {reason}.") from None
         finally:

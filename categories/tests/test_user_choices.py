@@ -139,7 +139,8 @@ def test_the_curated_map_wins_over_the_crowd(ingest, recategorize):
 
 
 def test_a_manual_override_sticks_through_a_refresh(user, demo_bank, recategorize, django_capture_on_commit_callbacks):
-    from accounts.services import connection_create, connection_refresh
+    from accounts.models import SyncJob
+    from accounts.services import connection_create, sync_job_request
 
     with django_capture_on_commit_callbacks(execute=True):
         connection = connection_create(user=user, url=demo_bank.url, login="alice", password=demo_bank.password)
@@ -148,7 +149,7 @@ def test_a_manual_override_sticks_through_a_refresh(user, demo_bank, recategoriz
     recategorize(coffee, "food/dining")
 
     with django_capture_on_commit_callbacks(execute=True):
-        connection_refresh(connection=connection)
+        sync_job_request(connection=connection, trigger=SyncJob.Trigger.DAILY)
 
     coffee.refresh_from_db()
     assert (coffee.category.path, coffee.category_source) == ("food/dining", CategorySource.MANUAL)

@@ -7,8 +7,8 @@ from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from accounts.models import Connection
-from accounts.services import connection_refresh
+from accounts.models import Connection, SyncJob
+from accounts.services import sync_job_request
 from budgets.models import BudgetAlert
 from categories.models import Category, CategorySource
 from mint.tests.factories import USER_PASSWORD
@@ -88,7 +88,7 @@ def test_the_whole_pipeline_for_a_real_user(
     # A refresh of the same connection replays the overlap window and changes nothing.
     before = list(MonthlySpending.objects.filter(user=user).values_list("month", "category_id", "amount", "txn_count"))
     with django_capture_on_commit_callbacks(execute=True):
-        connection_refresh(connection=Connection.objects.get(user=user))
+        sync_job_request(connection=Connection.objects.get(user=user), trigger=SyncJob.Trigger.DAILY)
     after = list(MonthlySpending.objects.filter(user=user).values_list("month", "category_id", "amount", "txn_count"))
     assert after == before
     assert Notification.objects.filter(user=user).count() == 2  # nothing new: no notice

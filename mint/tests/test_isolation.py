@@ -6,14 +6,15 @@ import pytest
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from accounts.tests.factories import AccountFactory
+from accounts.models import Connection, SyncJob
+from accounts.tests.factories import AccountFactory, ConnectionFactory
 from budgets import services as budget_services
 from budgets.models import Budget, BudgetProfile
 from categories.models import Category, UserRule
 from mint.api import build_router
 from notifications.models import Notification, NotificationPreferences
-from transactions.models import Transaction
-from transactions.services import transaction_recategorize
+from transactions.models import RawPayload, Transaction
+from transactions.services import file_upload, transaction_recategorize
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +22,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def victim_data(other_user, ingest, django_capture_on_commit_callbacks):
     account = AccountFactory.create(user=other_user)
+    connection = ConnectionFactory.create(user=other_user)
+    linked_account = AccountFactory.create(user=other_user, connection=connection, external_id="1234")
+    job = SyncJob.objects.create(connection=connection, user=other_user, trigger=SyncJob.Trigger.LINK)
+    upload = file_upload(user=other_user, raw=b"Date,Description,Amount\n2026-11-02,COFFEE,-3.50\n", filename="a.csv")
     with django_capture_on_commit_callbacks(execute=True):
         budget, _ = budget_services.budget_set(
             user=other_user, category=Category.objects.get(path="food"), amount=Decimal("10")
@@ -34,6 +39,10 @@ def victim_data(other_user, ingest, django_capture_on_commit_callbacks):
         "budget": budget.pk,
         "notification": Notification.objects.get(user=other_user).pk,
         "rule": UserRule.objects.get(user=other_user).pk,
+        "connection": connection.pk,
+        "linked_account": linked_account.pk,
+        "job": job.pk,
+        "upload": upload.pk,
     }
 
 
@@ -51,16 +60,27 @@ DETAIL_CASES = [
     ("rule-detail", "get", "rule", None),
     ("rule-detail", "patch", "rule", {"category": "food/dining"}),
     ("rule-detail", "delete", "rule", None),
+    ("account-refresh", "post", "linked_account", None),
+    ("connection-detail", "get", "connection", None),
+    ("connection-detail", "delete", "connection", {"history": "delete"}),
+    ("connection-refresh", "post", "connection", None),
+    ("connection-credentials", "put", "connection", {"login": "me", "password": "mine"}),
+    ("sync-job-detail", "get", "job", None),
+    ("import-detail", "get", "upload", None),
+    ("import-confirm", "post", "upload", {"account_name": "Mine"}),
 ]
 LIST_CASES = [
     "account-list",
+    "connection-list",
+    "sync-job-list",
+    "import-list",
     "transaction-list",
     "budget-list",
     "budget-recommendations",
     "notification-list",
     "rule-list",
 ]
-SHARED_ROUTES = {"category-list"}  # the category tree is the same for everyone
+SHARED_ROUTES = {"category-list", "institution-list"}  # the same for everyone
 # Routes that take no object id, with a test of their own below.
 OWN_DATA_ROUTES = {"budget-recommendations-accept", "budget-preferences", "notification-preferences"}
 
@@ -124,11 +144,25 @@ def test_nothing_was_changed(user_client, victim_data):
     assert Budget.objects.get(pk=victim_data["budget"]).amount == Decimal("10.00")
 
 
+def test_linking_and_uploads_touch_nothing_of_another_user(user_client, victim_data):
+    user_client.delete(f"/api/v1/connections/{victim_data['connection']}/?history=delete")
+    user_client.post(f"/api/v1/connections/{victim_data['connection']}/refresh")
+    user_client.post(f"/api/v1/accounts/{victim_data['linked_account']}/refresh")
+    user_client.post(f"/api/v1/imports/{victim_data['upload']}/confirm", {"account_name": "Mine"}, format="json")
+    assert Connection.objects.filter(pk=victim_data["connection"]).exists()
+    assert SyncJob.objects.filter(connection_id=victim_data["connection"]).count() == 1
+    assert RawPayload.objects.get(pk=victim_data["upload"]).status == RawPayload.Status.RECEIVED
+
+
 ANONYMOUS_CASES = [
     "/api/v1/accounts/",
     "/api/v1/transactions/",
     "/api/v1/budgets/",
     "/api/v1/notifications/",
+    "/api/v1/connections/",
+    "/api/v1/sync-jobs/",
+    "/api/v1/imports/",
+    "/api/v1/institutions/",
     "/api/v1/spending/current",
     "/api/v1/spending/2026-01/",
 ]

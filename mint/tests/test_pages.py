@@ -42,7 +42,7 @@ def test_link_form_links_the_demo_bank(logged_in, user, demo_bank, django_captur
         )
     assert response.status_code == 302
     assert Connection.objects.filter(user=user).exists()
-    assert "Linked 2 accounts" in logged_in.get("/").content.decode()
+    assert "Linked 3 accounts" in logged_in.get("/").content.decode()
     assert logged_in.get("/accounts/").status_code == 200
 
 

@@ -1,16 +1,17 @@
-"""Syncing a linked connection: claims, attempts, partial statements, replays."""
+"""Syncing a linked connection: jobs, leases, attempts, backoff, partial statements, replays."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from django_q.models import Schedule
 
 from accounts import services as account_services
-from accounts.models import Account, Connection
+from accounts.models import Account, Connection, SyncJob
 from accounts.providers.base import AccountRef, Statement, StatementLine
 from transactions.models import MonthlySpending, RawPayload, Transaction
-from transactions.services import connection_sync, statements_ingest
+from transactions.services import statements_ingest, sync_job_run
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,19 @@ def linked(user, demo_bank, django_capture_on_commit_callbacks):
     return connection
 
 
+def connection_sync(*, connection, trigger=SyncJob.Trigger.MANUAL):
+    """Queue a job for the connection (or find the one in flight) and run it, as a worker would."""
+    job, _ = account_services.sync_job_request(connection=connection, trigger=trigger)
+    return sync_job_run(job_id=job.pk)
+
+
+def test_linking_ran_one_job_to_done(linked):
+    [job] = SyncJob.objects.filter(connection=linked)
+    assert (job.trigger, job.status, job.attempts) == ("link", "done", 1)
+    assert job.rows_new == Transaction.objects.filter(account__connection=linked).count() > 0
+    assert job.finished_at is not None
+
+
 def test_a_sync_that_finds_nothing_new_changes_nothing(linked, django_capture_on_commit_callbacks):
     rows = Transaction.objects.count()
     totals = list(MonthlySpending.objects.values_list("month", "category_id", "amount", "txn_count"))
@@ -39,49 +53,106 @@ def test_a_sync_that_finds_nothing_new_changes_nothing(linked, django_capture_on
     assert outcome.result.existing > 0
     assert Transaction.objects.count() == rows
     assert list(MonthlySpending.objects.values_list("month", "category_id", "amount", "txn_count")) == totals
+    assert SyncJob.objects.filter(connection=linked).latest("created_at", "id").message == "Up to date: nothing new."
 
 
-def test_a_second_job_while_the_first_holds_the_connection_is_a_no_op(linked):
-    claim = account_services.connection_sync_claim(connection=linked)
-    assert claim is not None
+def test_repeated_requests_land_on_the_job_in_flight(linked):
+    first, created = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.MANUAL)
+    again, created_again = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.DAILY)
 
-    assert connection_sync(connection=linked).status == "skipped"
+    assert created
+    assert not created_again
+    assert again.pk == first.pk
+    assert SyncJob.objects.filter(connection=linked, status__in=SyncJob.IN_FLIGHT).count() == 1
 
-    account_services.connection_sync_release(connection=linked, claim=claim)
-    assert connection_sync(connection=linked).status == "imported"
+
+def test_a_second_delivery_while_the_first_runs_is_a_no_op(linked):
+    job, _ = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.MANUAL)
+    running = account_services.sync_job_start(job_id=job.pk)
+    assert running is not None
+
+    assert sync_job_run(job_id=job.pk).status == "skipped"
+
+    # The first worker died: once its lease runs out, the redelivery takes the job over.
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert sync_job_run(job_id=job.pk).status == "imported"
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("done", 2)
 
 
-def test_an_expired_claim_cannot_release_the_next_jobs_claim(linked):
-    stale = account_services.connection_sync_claim(connection=linked)
+def test_a_run_whose_lease_was_taken_over_changes_nothing(linked):
+    job, _ = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.MANUAL)
+    stale = account_services.sync_job_start(job_id=job.pk)
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    current = account_services.sync_job_start(job_id=job.pk)
     assert stale is not None
-    Connection.objects.filter(pk=linked.pk).update(sync_lock_expires_at=timezone.now() - dt.timedelta(seconds=1))
-    current = account_services.connection_sync_claim(connection=linked)
     assert current is not None
 
-    account_services.connection_sync_release(connection=linked, claim=stale)
+    account_services.sync_job_finish(job=stale, status=SyncJob.Status.FAILED, message="late")
 
-    assert Connection.objects.get(pk=linked.pk).sync_lock_expires_at == current.expires_at
+    job.refresh_from_db()
+    assert (job.status, job.lease_expires_at) == ("running", current.lease_expires_at)
 
 
-def test_after_repeated_unfinished_attempts_the_connection_is_paused(linked, settings):
+def test_a_finished_job_is_not_run_again(linked):
+    job = SyncJob.objects.get(connection=linked)
+    assert sync_job_run(job_id=job.pk).status == "skipped"
+
+
+def test_after_repeated_unfinished_attempts_the_job_gives_up(linked, settings):
     """Workers killed by a payload never finish; the queue redelivers forever unless we stop."""
-    Connection.objects.filter(pk=linked.pk).update(sync_attempts=settings.SYNC_MAX_ATTEMPTS)
+    job, _ = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.DAILY)
+    SyncJob.objects.filter(pk=job.pk).update(
+        status=SyncJob.Status.RUNNING,
+        attempts=settings.SYNC_MAX_ATTEMPTS,
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1),
+    )
     payloads = RawPayload.objects.count()
 
-    outcome = connection_sync(connection=linked)
+    outcome = sync_job_run(job_id=job.pk)
 
     assert outcome.status == "gave-up"
     linked.refresh_from_db()
     assert linked.status == Connection.Status.NEEDS_ATTENTION
     assert "keeps failing" in linked.last_error
     assert RawPayload.objects.count() == payloads  # nothing fetched
-    assert linked.sync_lock_expires_at is None
+    job.refresh_from_db()
+    assert (job.status, job.lease_expires_at) == ("failed", None)
 
 
-def test_a_finished_sync_resets_the_attempt_count(linked):
-    Connection.objects.filter(pk=linked.pk).update(sync_attempts=2)
-    connection_sync(connection=linked)
-    assert Connection.objects.get(pk=linked.pk).sync_attempts == 0
+def test_an_unreachable_bank_is_retried_with_backoff_then_the_job_fails(linked, settings, unused_tcp_port):
+    settings.SYNC_RETRY_DELAYS = [60, 300]
+    Connection.objects.filter(pk=linked.pk).update(url=f"http://127.0.0.1:{unused_tcp_port}/ofx")
+    job, _ = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.MANUAL)
+
+    outcome = sync_job_run(job_id=job.pk)
+
+    assert outcome.status == "retrying"
+    job.refresh_from_db()
+    assert (job.status, job.transient_failures) == ("queued", 1)
+    assert job.next_try_at is not None
+    assert 55 <= (job.next_try_at - timezone.now()).total_seconds() <= 60
+    assert "Trying again at" in job.message
+    [retry] = Schedule.objects.filter(func="transactions.tasks.sync_job_run")
+    assert (retry.args, retry.schedule_type, retry.next_run) == (f"({job.pk},)", Schedule.ONCE, job.next_try_at)
+    assert sync_job_run(job_id=job.pk).status == "skipped"  # not due yet
+
+    for expected_failures, delay in [(2, 300)]:
+        SyncJob.objects.filter(pk=job.pk).update(next_try_at=timezone.now())
+        assert sync_job_run(job_id=job.pk).status == "retrying"
+        job.refresh_from_db()
+        assert job.transient_failures == expected_failures
+        assert job.next_try_at is not None
+        assert delay - 5 <= (job.next_try_at - timezone.now()).total_seconds() <= delay
+
+    SyncJob.objects.filter(pk=job.pk).update(next_try_at=timezone.now())
+    assert sync_job_run(job_id=job.pk).status == "failed"
+    job.refresh_from_db()
+    linked.refresh_from_db()
+    assert job.status == "failed"
+    assert "Could not connect" in job.message
+    assert linked.status == Connection.Status.ACTIVE  # the bank was down, not the login
+    assert "Could not connect" in linked.last_error
 
 
 def test_one_account_the_bank_cannot_serve_does_not_block_the_others(linked):
@@ -159,3 +230,69 @@ def test_a_connection_that_needs_attention_says_so_once(linked, mailoutbox, djan
     [notice] = Notification.objects.filter(user=linked.user, kind="connection.needs-attention")
     assert "rejected the login" in notice.body
     assert [message.subject for message in mailoutbox] == ["Your connection to 127.0.0.1 needs attention"]
+
+
+def pending_statement(account, *lines):
+    return Statement(AccountRef(account.external_id, account.kind), "USD", tuple(lines))
+
+
+def test_a_pending_charge_that_posts_is_replaced_not_doubled(user, django_capture_on_commit_callbacks):
+    account = Account.objects.create(user=user, name="Card", kind="credit-card")
+    day = dt.date(2026, 11, 20)
+    pending = StatementLine("T1", day, Decimal("-20.00"), "SHELL OIL 1234", pending=True)
+    posted = StatementLine("T1", day + dt.timedelta(days=1), Decimal("-23.45"), "SHELL OIL 1234")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        statements_ingest(user_id=user.pk, statements=[(account, pending_statement(account, pending))])
+        result = statements_ingest(user_id=user.pk, statements=[(account, pending_statement(account, posted))])
+        again = statements_ingest(user_id=user.pk, statements=[(account, pending_statement(account, posted))])
+
+    assert (result.new, result.updated, again.updated) == (0, 1, 0)
+    [row] = Transaction.objects.filter(account=account)
+    assert (row.pending, row.amount, row.posted_on) == (False, Decimal("-23.45"), day + dt.timedelta(days=1))
+    assert MonthlySpending.objects.get(user=user).amount == Decimal("-23.45")
+
+
+def test_a_user_category_survives_the_charge_posting(user, django_capture_on_commit_callbacks):
+    from categories.models import Category
+    from transactions.services import transaction_recategorize
+
+    account = Account.objects.create(user=user, name="Card", kind="credit-card")
+    day = dt.date(2026, 11, 20)
+    with django_capture_on_commit_callbacks(execute=True):
+        statements_ingest(
+            user_id=user.pk,
+            statements=[
+                (account, pending_statement(account, StatementLine("T1", day, Decimal("-9.00"), "X", pending=True)))
+            ],
+        )
+        dining = Category.objects.get(path="food/dining")
+        transaction_recategorize(txn=Transaction.objects.get(), category=dining)
+        statements_ingest(
+            user_id=user.pk,
+            statements=[(account, pending_statement(account, StatementLine("T1", day, Decimal("-9.50"), "X")))],
+        )
+    assert Transaction.objects.get().category == dining
+
+
+def test_a_pending_charge_the_bank_drops_is_removed_within_the_fetched_window(user, django_capture_on_commit_callbacks):
+    account = Account.objects.create(user=user, name="Card", kind="credit-card")
+    day = dt.date(2026, 11, 20)
+    hold = StatementLine("HOLD", day, Decimal("-50.00"), "HOTEL HOLD", pending=True)
+    older_hold = StatementLine("OLD", day - dt.timedelta(days=30), Decimal("-5.00"), "OLD HOLD", pending=True)
+    charge = StatementLine("CHARGE", day + dt.timedelta(days=1), Decimal("-180.00"), "HOTEL")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        statements_ingest(user_id=user.pk, statements=[(account, pending_statement(account, hold, older_hold))])
+        result = statements_ingest(
+            user_id=user.pk,
+            statements=[(account, pending_statement(account, charge))],
+            window=(day - dt.timedelta(days=7), day + dt.timedelta(days=1)),
+        )
+
+    assert (result.new, result.updated) == (1, 1)
+    assert set(Transaction.objects.values_list("external_id", flat=True)) == {
+        "CHARGE",
+        "OLD",
+    }  # OLD: outside the window
+    assert MonthlySpending.objects.get(user=user, month=dt.date(2026, 11, 1)).amount == Decimal("-180.00")

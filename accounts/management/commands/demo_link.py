@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.demo_bank.persona import PASSWORD
-from accounts.models import Connection
+from accounts.models import Connection, Institution, SyncJob
 from accounts.providers.base import ProviderError
 from mint.services import demo_user_ensure
 
@@ -19,10 +19,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         user = demo_user_ensure(username=options["username"], password=options["password"])
+        # The demo bank in the institution directory, so the link page has one to pick.
+        Institution.objects.update_or_create(name="Demo Bank", defaults={"ofx_url": options["bank_url"]})
         connections = Connection.objects.filter(user=user, url=options["bank_url"])
         if connections:
             for connection in connections:
-                services.connection_refresh(connection=connection)
+                services.sync_job_request(connection=connection, trigger=SyncJob.Trigger.MANUAL)
             self.stdout.write(f"{user.username} is linked to the demo bank; refresh queued.")
             return
         try:

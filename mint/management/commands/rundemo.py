@@ -1,4 +1,4 @@
-"""`make run`: the demo bank, the task workers and the web server, in one terminal."""
+"""`make run`: the demo bank and SimpleFIN Bridge, the task workers and the web server, in one terminal."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
             self._spawn([*manage, "demo_bank", "--port", str(settings.DEMO_BANK_PORT)])
+            self._spawn([*manage, "demo_simplefin", "--port", str(settings.DEMO_SIMPLEFIN_PORT)])
             self._wait_for_port(settings.DEMO_BANK_PORT)
+            self._wait_for_port(settings.DEMO_SIMPLEFIN_PORT)
             call_command("demo_link", stdout=self.stdout)
             self._spawn([*manage, "qcluster"])
             self._spawn([*manage, "runserver", options["addr"], "--noreload"])
@@ -72,7 +74,7 @@ class Command(BaseCommand):
                     return
             except OSError:
                 time.sleep(0.2)
-        raise CommandError(f"The demo bank did not start on port {port}.")
+        raise CommandError(f"The demo server on port {port} did not start.")
 
     def _stop_children(self) -> None:
         """Ask each child to stop; after the grace period, kill its whole process group."""
