@@ -146,7 +146,8 @@ def _connection_store(
         url=params.url,
         ofx_org=params.org,
         ofx_fid=params.fid,
-        bank_id=params.bank_id or next((a.ref.bank_id for a in discovered if a.ref.bank_id), ""),
+        bank_id=params.bank_id
+        or next((a.ref.bank_id for a in discovered if a.ref.bank_id and a.ref.kind != "investment"), ""),
         ofx_version=params.ofx_version,
         app_id=params.app_id,
         app_version=params.app_version,

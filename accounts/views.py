@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mint.http import AuthenticatedHttpRequest
 
 from . import selectors, services
+from .demo_bank.simplefin import demo_secret, demo_setup_token
 from .forms import (
     ConnectForm,
     DisconnectForm,
@@ -125,7 +127,11 @@ def connect_simplefin(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             return _linked(request, connection)
-    return render(request, "accounts/connect_simplefin.html", {"form": form})
+    demo_token = ""
+    if settings.DEMO_MODE:
+        bridge = f"http://127.0.0.1:{settings.DEMO_SIMPLEFIN_PORT}/simplefin"
+        demo_token = demo_setup_token(bridge, demo_secret())
+    return render(request, "accounts/connect_simplefin.html", {"form": form, "demo_token": demo_token})
 
 
 @login_required

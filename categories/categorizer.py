@@ -188,8 +188,9 @@ class Categorizer:
         # Statements repeat descriptors, and a decision depends on nothing but the descriptor,
         # the direction of the money and the MCC (user rules apply on top), so recent ones are
         # kept: by shape (digits read as 0) when digits cannot have mattered, else by text.
-        self._by_shape: dict[tuple[str, bool, str], Categorization] = {}
-        self._by_text: dict[tuple[str, bool, str], Categorization] = {}
+        # Keyed by (text, inflow, (mcc, provider category)).
+        self._by_shape: dict[tuple[str, bool, tuple[str, int | None]], Categorization] = {}
+        self._by_text: dict[tuple[str, bool, tuple[str, int | None]], Categorization] = {}
         self._shape_safe = SHAPE_SAFE_SOURCES
         if not any(rule.kind == "regex" and _reads_digit_values(rule.pattern) for rule in rules):
             self._shape_safe = frozenset(CategorySource)  # no rule can tell "88" from "12"
@@ -217,26 +218,36 @@ class Categorizer:
         return None
 
     def categorize(
-        self, descriptor: str, *, amount: Decimal, mcc: str = "", user_rules: Mapping[str, int] | None = None
+        self,
+        descriptor: str,
+        *,
+        amount: Decimal,
+        mcc: str = "",
+        provider_category: int | None = None,
+        user_rules: Mapping[str, int] | None = None,
     ) -> Categorization:
+        """`provider_category`: the category the source itself gave, weighed like its MCC."""
         inflow = amount > 0
         shape = descriptor.translate(FOLD_DIGITS)
-        decided = self._by_shape.get((shape, inflow, mcc)) or self._by_text.get((descriptor, inflow, mcc))
+        hint = (mcc, provider_category)
+        decided = self._by_shape.get((shape, inflow, hint)) or self._by_text.get((descriptor, inflow, hint))
         if decided is None:
             tokens = descriptor_tokens(descriptor, shape)
-            decided = self._decide(descriptor, tokens, inflow, mcc)
+            decided = self._decide(descriptor, tokens, inflow, mcc, provider_category)
             # Only the rules read the raw text (a regular expression may test digits), and a
             # short number can survive into the words: otherwise the shape decides alike.
             by_shape = decided.source in self._shape_safe and not has_digits(tokens)
             memo = self._by_shape if by_shape else self._by_text
             if len(memo) >= DECISION_CACHE_SIZE:
                 memo.clear()
-            memo[(shape if by_shape else descriptor, inflow, mcc)] = decided
+            memo[(shape if by_shape else descriptor, inflow, hint)] = decided
         if user_rules and (category_id := user_rules.get(decided.merchant_key)) is not None:
             return Categorization(category_id, CategorySource.USER_RULE, decided.merchant_id, decided.merchant_key)
         return decided
 
-    def _decide(self, descriptor: str, tokens: tuple[str, ...], inflow: bool, mcc: str) -> Categorization:
+    def _decide(
+        self, descriptor: str, tokens: tuple[str, ...], inflow: bool, mcc: str, provider_category: int | None
+    ) -> Categorization:
         """Every step after the user's own rules, which the caller applies on top."""
         match = self._merchant(tokens)
         merchant_id, curated = match if match is not None else (None, None)
@@ -245,6 +256,8 @@ class Categorizer:
             return Categorization(curated, CategorySource.MERCHANT_MAP, merchant_id, key)
         if (category_id := self._crowd.get(key)) is not None:
             return Categorization(category_id, CategorySource.CROWD, merchant_id, key)
+        if provider_category is not None:
+            return Categorization(provider_category, CategorySource.PROVIDER, merchant_id, key)
         if mcc and (category_id := self._mcc.get(mcc)) is not None:
             return Categorization(category_id, CategorySource.PROVIDER, merchant_id, key)
         if (category_id := self._rules.match(descriptor, tokens, inflow)) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, QuerySet
@@ -17,6 +18,13 @@ def category_list() -> QuerySet[Category]:
 
 def category_paths_by_id() -> dict[int, str]:
     return dict(Category.objects.values_list("pk", "path"))
+
+
+def category_ids_by_path(paths: Iterable[str]) -> dict[str, int]:
+    wanted = {path for path in paths if path}
+    if not wanted:
+        return {}
+    return dict(Category.objects.filter(path__in=wanted).values_list("path", "id"))
 
 
 def category_get_by_path(path: str) -> Category | None:

@@ -35,7 +35,7 @@ from accounts.providers.base import (
 from accounts.providers.files import CsvMapping, CsvPreview, csv_preview, file_format_detect, file_parse
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
-from categories.selectors import user_rules_for
+from categories.selectors import category_ids_by_path, user_rules_for
 from categories.services import unmatched_merchants_record, user_rule_set, vote_record
 from mint.db import transaction_lock
 from mint.models import User
@@ -136,6 +136,9 @@ def statements_ingest(
         account_pks = set(lines_by_account)
         locked = {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=account_pks)}
         user_rules = user_rules_for(user_id=user_id)
+        provider_categories = category_ids_by_path(
+            line.category for lines in lines_by_account.values() for line, _ in lines.values()
+        )
         now = timezone.now()
         for account_pk, lines in lines_by_account.items():
             account = locked[account_pk]
@@ -158,7 +161,11 @@ def statements_ingest(
                         updated += 1
                     continue
                 decision = categorizer.categorize(
-                    line.description, amount=line.amount, mcc=line.mcc, user_rules=user_rules
+                    line.description,
+                    amount=line.amount,
+                    mcc=line.mcc,
+                    provider_category=provider_categories.get(line.category),
+                    user_rules=user_rules,
                 )
                 if decision.source == CategorySource.FALLBACK and decision.merchant_key:
                     count, _ = unmatched.get(decision.merchant_key, (0, ""))

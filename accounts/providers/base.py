@@ -73,6 +73,9 @@ class StatementLine:
     memo: str = ""
     mcc: str = ""  # ISO 18245 code when the source gives one
     pending: bool = False  # authorised, not yet posted; only some sources report these
+    # What the source says the money is, as a path in the category tree (a broker's trades
+    # are transfers between cash and holdings, not spending); the categorizer weighs it like an MCC.
+    category: str = ""
 
     def __post_init__(self) -> None:
         where = f"transaction {self.external_id[:40]!r}"

@@ -7,6 +7,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -304,6 +305,22 @@ def _statement(stmtrs) -> Statement:
 
 # INCOMETYPE -> how a statement line names it.
 INCOME_ACTIONS = {"DIV": "DIVIDEND", "INTEREST": "INTEREST", "CGLONG": "LT CAP GAIN", "CGSHORT": "ST CAP GAIN"}
+# What an investment account's cash movements are. Trades move money between cash and
+# holdings inside the account, and deposits or withdrawals move it between the user's own
+# accounts: transfers, never spending. Cash transactions by their TRNTYPE; the rest by action.
+TRANSFER = "transfer/account-transfer"
+INVESTMENT_INCOME = "income/interest-income"
+INVESTMENT_CASH_CATEGORIES = {
+    "INT": INVESTMENT_INCOME,
+    "DIV": INVESTMENT_INCOME,
+    "FEE": "fees/bank-fee",
+    "SRVCHG": "fees/bank-fee",
+}
+INVESTMENT_ACTION_CATEGORIES = {
+    "EXPENSE": "fees/bank-fee",
+    "MARGIN INTEREST": "fees/interest",
+    **{action: INVESTMENT_INCOME for action in (*INCOME_ACTIONS.values(), "INCOME")},
+}
 Securities = dict[tuple[str, str], str]  # (UNIQUEIDTYPE, UNIQUEID) -> ticker, else name
 
 
@@ -325,7 +342,8 @@ def _investment_line(txn, securities: Securities) -> StatementLine | None:
     """
     kind = type(txn).__name__
     if kind == "INVBANKTRAN":  # cash in or out, exactly a bank statement's transaction
-        return _line(txn.stmttrn)
+        line = _line(txn.stmttrn)
+        return replace(line, category=INVESTMENT_CASH_CATEGORIES.get(txn.stmttrn.trntype, TRANSFER))
     if kind.startswith(("BUY", "SELL")):
         trade = txn.invbuy if kind.startswith("BUY") else txn.invsell
         action = "BUY" if kind.startswith("BUY") else "SELL"
@@ -368,6 +386,7 @@ def _cash_line(holder, action: str, securities: Securities, units, secid, curren
         amount=_converted(total, currency),
         description=description[:255],
         memo=memo[:255],
+        category=INVESTMENT_ACTION_CATEGORIES.get(action, TRANSFER),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,10 +48,8 @@ def linked(user, demo_bank, django_capture_on_commit_callbacks) -> Connection:
 
 
 @pytest.fixture
-def bridge() -> Iterator[DemoSimpleFinServer]:
-    server = DemoSimpleFinServer().start()
-    yield server
-    server.stop()
+def bridge(simplefin_bridge) -> DemoSimpleFinServer:
+    return simplefin_bridge
 
 
 def page(response) -> str:
@@ -477,3 +475,22 @@ def test_link_refresh_and_live_status_in_a_browser(live_server, browser, demo_ba
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "accounts-linked-phone")
     assert errors == []
+
+
+def test_in_demo_mode_the_simplefin_page_offers_a_token_for_the_demo_bridge(
+    logged_in, user, settings, django_capture_on_commit_callbacks
+):
+    from accounts.demo_bank.simplefin import demo_secret
+
+    server = DemoSimpleFinServer(secret=demo_secret()).start()
+    try:
+        settings.DEMO_SIMPLEFIN_PORT = server.httpd.server_address[1]
+        html = page(logged_in.get("/accounts/link/simplefin/"))
+        token = re.search(r'<code class="token">([^<]+)</code>', html)
+        assert token is not None
+        with django_capture_on_commit_callbacks(execute=True):
+            response = logged_in.post("/accounts/link/simplefin/", {"setup_token": token.group(1)})
+        assert response.status_code == 302
+        assert Connection.objects.get(user=user).provider == "simplefin"
+    finally:
+        server.stop()

@@ -51,8 +51,9 @@ def test_the_whole_pipeline_for_a_real_user(
     )
 
     # Aggregate: monthly_spending equals a recompute from the rows, for every month and category.
+    # (Quantized: SQLite sums a decimal column in floating point.)
     recomputed = {
-        (row["posted_month"], row["category"]): row["total"]
+        (row["posted_month"], row["category"]): row["total"].quantize(Decimal("0.01"))
         for row in txns.values("category")
         .annotate(posted_month=TruncMonth("posted_on"))
         .values("posted_month", "category")

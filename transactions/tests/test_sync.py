@@ -296,3 +296,17 @@ def test_a_pending_charge_the_bank_drops_is_removed_within_the_fetched_window(us
         "OLD",
     }  # OLD: outside the window
     assert MonthlySpending.objects.get(user=user, month=dt.date(2026, 11, 1)).amount == Decimal("-180.00")
+
+
+def test_a_brokerage_accounts_trades_are_transfers_and_its_dividends_income(linked):
+    brokerage = Transaction.objects.filter(account__connection=linked, account__kind="investment")
+    paths = dict(brokerage.values_list("description", "category__path"))
+
+    assert brokerage.exists()
+    assert {path for description, path in paths.items() if description.startswith("BUY")} == {
+        "transfer/account-transfer"
+    }
+    assert {path for description, path in paths.items() if description.startswith("DIVIDEND")} <= {
+        "income/interest-income"
+    }
+    assert set(brokerage.values_list("category__kind", flat=True)) <= {"transfer", "income"}
