@@ -91,7 +91,10 @@ class SimpleFinConnectApi(APIView):
         try:
             connection = services.simplefin_connection_create(user=user, setup_token=data.validated_data["setup_token"])
         except ProviderError as exc:
-            raise _provider_error(exc, {"account_url": "setup_token", "account_password": "setup_token"}) from None
+            # Whatever went wrong (a used token, a malformed one, an unreachable bridge), it is about the token.
+            raise _provider_error(
+                exc, {"account_url": "setup_token", "account_password": "setup_token", None: "setup_token"}
+            ) from None
         except services.AlreadyLinked as exc:
             raise Conflict(str(exc)) from None
         return _linked(connection, user.pk)

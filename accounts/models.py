@@ -87,6 +87,8 @@ class Connection(TimeStampedModel):
     def display_name(self) -> str:
         if self.institution is not None:
             return self.institution.name
+        if self.provider == self.Provider.SIMPLEFIN:
+            return "SimpleFIN Bridge"
         return urlsplit(self.url).hostname or self.url
 
 

@@ -154,19 +154,35 @@ def _connection_store(
         encrypted_credentials=credentials_encrypt(credentials),
         history_from=timezone.localdate() - dt.timedelta(days=days),
     )
-    Account.objects.bulk_create(
-        Account(
-            user=user,
-            connection=connection,
-            name=found.name,
-            kind=found.ref.kind,
-            external_id=found.ref.external_id,
-            external_type=found.ref.external_type,
-            bank_id=found.ref.bank_id,
-            currency=found.currency,
+    # Accounts kept from an earlier link of the same bank are linked again, history and all:
+    # new copies would import every transaction a second time.
+    kept = {
+        (account.bank_id, account.external_id): account
+        for account in Account.objects.select_for_update()
+        .filter(user=user, connection__isnull=True)
+        .exclude(external_id="")
+    }
+    new_accounts = []
+    for found in discovered:
+        account = kept.get((found.ref.bank_id, found.ref.external_id))
+        if account is not None:
+            account.connection = connection
+            account.external_type = found.ref.external_type
+            account.save(update_fields=["connection", "external_type", "updated_at"])
+            continue
+        new_accounts.append(
+            Account(
+                user=user,
+                connection=connection,
+                name=found.name,
+                kind=found.ref.kind,
+                external_id=found.ref.external_id,
+                external_type=found.ref.external_type,
+                bank_id=found.ref.bank_id,
+                currency=found.currency,
+            )
         )
-        for found in discovered
-    )
+    Account.objects.bulk_create(new_accounts)
     sync_job_request(connection=connection, trigger=SyncJob.Trigger.LINK)
     return connection
 
@@ -185,9 +201,35 @@ def sync_job_request(*, connection: Connection, trigger: str) -> tuple[SyncJob, 
         with transaction.atomic():
             job = SyncJob.objects.create(connection=connection, user_id=connection.user_id, trigger=trigger)
     except IntegrityError:
-        return in_flight.get(), False
+        racer = in_flight.first()
+        if racer is None:  # the racing job finished meanwhile: queue ours after all
+            return sync_job_request(connection=connection, trigger=trigger)
+        return racer, False
     enqueue_on_commit("transactions.tasks.sync_job_run", job.pk)
     return job, True
+
+
+def sync_jobs_recover(*, now: dt.datetime | None = None) -> int:
+    """Queue again the jobs whose task was lost; returns how many.
+
+    A task can be lost after its job committed: the process dies between the commit and the
+    enqueue, or the enqueue itself fails. Queued jobs nothing started for
+    SYNC_JOB_STUCK_MINUTES, and running ones whose lease expired that long ago (the broker
+    would have redelivered by then), get a new task. A duplicate is harmless: only one
+    delivery can start a job.
+    """
+    now = now or timezone.now()
+    stuck_since = now - dt.timedelta(minutes=settings.SYNC_JOB_STUCK_MINUTES)
+    never_started = Q(status=SyncJob.Status.QUEUED) & (
+        Q(next_try_at__isnull=True, created_at__lt=stuck_since) | Q(next_try_at__lt=stuck_since)
+    )
+    abandoned = Q(status=SyncJob.Status.RUNNING, lease_expires_at__lt=stuck_since)
+    job_ids = list(SyncJob.objects.filter(never_started | abandoned).values_list("pk", flat=True)[:10_000])
+    for job_id in job_ids:
+        enqueue_on_commit("transactions.tasks.sync_job_run", job_id)
+    if job_ids:
+        logger.warning("re-queued %d sync jobs whose task was lost", len(job_ids))
+    return len(job_ids)
 
 
 def sync_job_latest(*, connection: Connection) -> SyncJob | None:
@@ -214,7 +256,13 @@ def connection_refresh(*, connection: Connection) -> tuple[SyncJob, bool]:
         waited = (timezone.now() - latest.finished_at).total_seconds()
         if waited < settings.SYNC_MANUAL_MIN_SECONDS:
             raise RefreshTooSoon(latest, int(settings.SYNC_MANUAL_MIN_SECONDS - waited) + 1)
-    return sync_job_request(connection=connection, trigger=SyncJob.Trigger.MANUAL)
+    job, created = sync_job_request(connection=connection, trigger=SyncJob.Trigger.MANUAL)
+    backing_off = job.status == SyncJob.Status.QUEUED and job.next_try_at is not None
+    # Waiting out a backoff: the user asking is the moment to try again.
+    if backing_off and SyncJob.objects.filter(pk=job.pk, status=SyncJob.Status.QUEUED).update(next_try_at=None):
+        job.next_try_at = None
+        enqueue_on_commit("transactions.tasks.sync_job_run", job.pk)
+    return job, created
 
 
 def sync_job_start(*, job_id: int) -> SyncJob | None:
@@ -438,7 +486,7 @@ def connection_disconnect(*, connection: Connection, keep_history: bool) -> None
                 )
             )
             for account in connection.accounts.select_for_update().order_by("pk"):
-                account.name = _free_name(f"{account.name} {account.number_hint}".strip(), taken)
+                account.name = _free_name(account.name, taken)
                 account.connection = None
                 account.save(update_fields=["name", "connection", "updated_at"])
         connection.delete()
@@ -462,7 +510,8 @@ def daily_refresh_enqueue(*, now: dt.datetime | None = None) -> int:
     Runs every SYNC_DAILY_TICK_MINUTES. The window opens at SYNC_DAILY_AT and is cut into
     slots; a connection's slot is its id modulo the number of slots, so each tick queues
     about the same share and the banks see an even load. A tick queues every due slot not
-    yet queued today, so a missed tick is caught up by the next. Only active connections of
+    yet queued today, so a missed tick is caught up by the next (after the window closes
+    too, until the next one opens). Only active connections of
     users seen in the last SYNC_ACTIVE_DAYS days are refreshed. Returns how many were queued.
     """
     now = timezone.localtime(now)
@@ -470,12 +519,11 @@ def daily_refresh_enqueue(*, now: dt.datetime | None = None) -> int:
     opens = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if now < opens:
         opens -= dt.timedelta(days=1)  # a window that started yesterday may still be open
-    elapsed = (now - opens).total_seconds() / 60
-    window = settings.SYNC_DAILY_WINDOW_MINUTES
-    if elapsed >= window:
-        return 0
-    slots = max(1, window // settings.SYNC_DAILY_TICK_MINUTES)
-    due_slot = int(elapsed // settings.SYNC_DAILY_TICK_MINUTES)
+    # In UTC: two wall-clock times in one zone subtract as if no clock had changed in between.
+    elapsed = (now.astimezone(dt.UTC) - opens.astimezone(dt.UTC)).total_seconds() / 60
+    slots = max(1, settings.SYNC_DAILY_WINDOW_MINUTES // settings.SYNC_DAILY_TICK_MINUTES)
+    # After the window, ticks keep catching up what a late or missed tick left, until the next opens.
+    due_slot = min(int(elapsed // settings.SYNC_DAILY_TICK_MINUTES), slots - 1)
     day = opens.date()
     due = (
         Connection.objects.filter(

@@ -7,3 +7,7 @@ from . import services
 
 def daily_refresh_enqueue() -> int:
     return services.daily_refresh_enqueue()
+
+
+def sync_jobs_recover() -> int:
+    return services.sync_jobs_recover()

@@ -49,8 +49,8 @@ class UserActivityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and response.status_code < 500:
-            # While the database is down the answer came from a cache; marking the user can wait.
-            with contextlib.suppress(OperationalError, InterfaceError):
+        # While the database is down the answer came from a cache; marking the user can wait.
+        with contextlib.suppress(OperationalError, InterfaceError):
+            if user is not None and user.is_authenticated and response.status_code < 500:
                 user_mark_active(user_id=user.pk, today=timezone.localdate())
         return response

@@ -19,6 +19,7 @@ class PeriodicTask:
 
 
 SCHEDULES = [
+    PeriodicTask("accounts: re-queue lost sync jobs", "accounts.tasks.sync_jobs_recover", minutes=10),
     PeriodicTask(
         "accounts: queue the daily refresh",
         "accounts.tasks.daily_refresh_enqueue",

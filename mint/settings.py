@@ -249,6 +249,7 @@ SYNC_OVERLAP_DAYS = env.int("SYNC_OVERLAP_DAYS", default=7)  # re-fetched for la
 SYNC_MAX_ATTEMPTS = 3  # starts of one sync job that may end without finishing before it is given up
 # A bank that cannot be reached is tried again after these many seconds, then the job fails.
 SYNC_RETRY_DELAYS = [60, 5 * 60, 30 * 60]
+SYNC_JOB_STUCK_MINUTES = 30  # a job nothing started for this long lost its task: queue it again
 SYNC_MANUAL_MIN_SECONDS = env.int("SYNC_MANUAL_MIN_SECONDS", default=60)  # between manual refreshes
 # The daily refresh: connections of users seen in the last SYNC_ACTIVE_DAYS, queued a slice at a
 # time over a window that opens at SYNC_DAILY_AT (site time zone), so banks and workers see an

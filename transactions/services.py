@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -39,6 +39,7 @@ from categories.selectors import category_ids_by_path, user_rules_for
 from categories.services import unmatched_merchants_record, user_rule_set, vote_record
 from mint.db import transaction_lock
 from mint.models import User
+from mint.tasks import schedule_once
 from notifications.services import notification_create
 
 from .aggregates import (
@@ -112,13 +113,15 @@ def statements_ingest(
     statements: Sequence[tuple[Account, Statement]],
     raw_payload: RawPayload | None = None,
     window: tuple[dt.date, dt.date] | None = None,
+    replay: bool = False,
 ) -> ImportResult:
     """Insert the statements' new transactions and their aggregate deltas, all or nothing.
 
     A pending row the source now states differently (posted, or a changed amount) is
     updated in place, keeping its category; with the `window` a fetch covered, a pending
     row inside it that the source no longer lists is dropped (the bank replaced or voided
-    it). Posted rows are never changed.
+    it). Posted rows are never changed. A `replay` of an old payload skips its pending lines:
+    they say what was pending then, and the rows have moved on since.
     """
     categorizer = get_categorizer()
     new_rows: list[Transaction] = []
@@ -127,14 +130,23 @@ def statements_ingest(
     deltas: dict[MonthCategory, Delta] = defaultdict(Delta)
     # One account's lines from every statement in the payload; a FITID seen twice counts once.
     lines_by_account: dict[int, dict[str, tuple[StatementLine, str]]] = defaultdict(dict)
+    incomplete = {account.pk for account, statement in statements if not statement.complete}
     for account, statement in statements:
         lines_by_account[account.pk]
         for line in statement.lines:
-            lines_by_account[account.pk].setdefault(line.external_id, (line, statement.currency))
+            if not (replay and line.pending):
+                lines_by_account[account.pk].setdefault(line.external_id, (line, statement.currency))
     with transaction.atomic():
-        # One import per account at a time: the second waits here, then finds the rows.
+        # One import per account at a time: the second waits here, then finds the rows. Then the
+        # user's totals, before any row is read: the lock order of every writer of the totals
+        # (accounts, the spending lock, rows), so a recategorization cannot change a pending
+        # row between our read of its category and our delta.
         account_pks = set(lines_by_account)
-        locked = {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=account_pks)}
+        locked = {
+            account.pk: account
+            for account in Account.objects.select_for_update().filter(pk__in=account_pks).order_by("pk")
+        }
+        transaction_lock(spending_lock_name(user_id))
         user_rules = user_rules_for(user_id=user_id)
         provider_categories = category_ids_by_path(
             line.category for lines in lines_by_account.values() for line, _ in lines.values()
@@ -192,7 +204,7 @@ def statements_ingest(
                 delta = deltas[(month_of(line.posted_on), decision.category_id)]
                 delta.amount += line.amount
                 delta.count += 1
-            if window is not None:
+            if window is not None and account_pk not in incomplete:
                 updated += _vanished_pending_remove(account, set(lines), window, deltas)
         for account, statement in statements:
             account_services.account_balance_update(
@@ -260,7 +272,9 @@ def _payload_failed(payload: RawPayload, error: str) -> None:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    status: str  # "imported", "partial", "skipped", "gave-up", "needs-attention", "retrying" or "failed"
+    # "imported", "partial", "skipped", "not-due", "gave-up", "needs-attention", "credentials-changed",
+    # "retrying" or "failed"
+    status: str
     result: ImportResult | None = None
     message: str = ""
 
@@ -274,7 +288,7 @@ def sync_job_run(*, job_id: int) -> SyncOutcome:
     """
     job = account_services.sync_job_start(job_id=job_id)
     if job is None:
-        return SyncOutcome("skipped")
+        return _sync_job_not_started(job_id)
     connection = job.connection
     never_finished = job.attempts - 1 - job.transient_failures
     if never_finished >= settings.SYNC_MAX_ATTEMPTS:
@@ -285,6 +299,11 @@ def sync_job_run(*, job_id: int) -> SyncOutcome:
         logger.error("connection %s: gave up after %d unfinished sync attempts", connection.pk, never_finished)
         return SyncOutcome("gave-up", message=message)
     outcome = _connection_sync(connection)
+    if outcome.status == "credentials-changed":
+        # The user entered a new login while this run used the old one: run again with it.
+        account_services.sync_job_finish(job=job, status=SyncJob.Status.FAILED, message=outcome.message)
+        account_services.sync_job_request(connection=connection, trigger=SyncJob.Trigger.CREDENTIALS)
+        return outcome
     if outcome.status == "retrying":
         if not account_services.sync_job_retry_later(job=job, message=outcome.message):
             account_services.connection_sync_failed(connection=connection, message=outcome.message)
@@ -299,6 +318,27 @@ def sync_job_run(*, job_id: int) -> SyncOutcome:
         rows_existing=result.existing if result else 0,
     )
     return outcome
+
+
+class SyncJobBusy(Exception):
+    """Another delivery of this job is running under a live lease.
+
+    Raised, not returned: django-q2 acknowledges a task that succeeds, which would delete the
+    queue entry both deliveries share; a failed one stays queued and comes back after
+    `retry`, to find the job finished or its lease expired (its worker died) and take over.
+    """
+
+
+def _sync_job_not_started(job_id: int) -> SyncOutcome:
+    job = SyncJob.objects.filter(pk=job_id).only("status", "next_try_at", "lease_expires_at").first()
+    if job is None or not job.in_flight:
+        return SyncOutcome("skipped")  # finished, or its connection was disconnected
+    if job.status == SyncJob.Status.RUNNING:
+        raise SyncJobBusy(f"Sync job {job_id} is running in another worker until {job.lease_expires_at:%H:%M:%S}.")
+    if job.next_try_at is not None:
+        # Delivered before its retry is due (another host's clock): come back then.
+        schedule_once("transactions.tasks.sync_job_run", job_id, at=job.next_try_at)
+    return SyncOutcome("not-due")
 
 
 def _import_summary(result: ImportResult | None) -> str:
@@ -319,6 +359,13 @@ def _connection_sync(connection: Connection) -> SyncOutcome:
             start = timezone.localdate(connection.last_synced_at) - dt.timedelta(days=settings.SYNC_OVERLAP_DAYS)
         else:
             start = connection.history_from
+        # Back to the oldest charge still pending (a hotel hold can last weeks), so the fetch
+        # shows whether it posted or was dropped.
+        oldest_pending = Transaction.objects.filter(account__connection=connection, pending=True).aggregate(
+            oldest=Min("posted_on")
+        )["oldest"]
+        if oldest_pending is not None:
+            start = max(min(start, oldest_pending), connection.history_from)
         provider = get_provider(connection.provider)
         raw = provider.fetch(
             account_services.connection_params(connection=connection),
@@ -343,9 +390,13 @@ def _connection_sync(connection: Connection) -> SyncOutcome:
             user_id=connection.user_id, statements=pairs, raw_payload=payload, window=(start, today)
         )
     except ProviderAuthError as exc:
-        account_services.connection_needs_attention(connection=connection, message=str(exc))
         if payload is not None:
             _payload_failed(payload, str(exc))
+        if not Connection.objects.filter(
+            pk=connection.pk, encrypted_credentials=connection.encrypted_credentials
+        ).exists():
+            return SyncOutcome("credentials-changed", message="The login changed during this refresh.")
+        account_services.connection_needs_attention(connection=connection, message=str(exc))
         return SyncOutcome("needs-attention", message=str(exc))
     except ProviderUnavailable as exc:
         account_services.connection_sync_failed(connection=connection, message=str(exc))
@@ -412,6 +463,15 @@ def uploaded_file_import(*, payload: RawPayload, account_name: str, mapping: Csv
         raise ValidationError("An account name is required.")
     statement = _uploaded_statement(payload, mapping)
     with transaction.atomic():  # the account only exists if its rows do
+        # One file goes into one account: a second confirm elsewhere would count it twice.
+        imported_into = (
+            RawPayload.objects.select_for_update(of=("self",))
+            .filter(pk=payload.pk, status=RawPayload.Status.IMPORTED, account__isnull=False)
+            .values_list("account__name", flat=True)
+            .first()
+        )
+        if imported_into is not None and imported_into != name[:120]:
+            raise ValidationError(f"This file was already imported into {imported_into}.")
         account = account_services.account_get_or_create_for_file(
             user=payload.user, name=name[:120], kind=statement.account.kind, currency=statement.currency
         )
@@ -473,7 +533,7 @@ def raw_payload_replay(*, payload: RawPayload) -> ImportResult:
             pairs = [(payload.account, statement) for statement in statements]
     except ProviderError as exc:
         raise ValidationError(f"Payload {payload.pk} cannot be replayed: {exc}") from None
-    return statements_ingest(user_id=payload.user_id, statements=pairs, raw_payload=payload)
+    return statements_ingest(user_id=payload.user_id, statements=pairs, raw_payload=payload, replay=True)
 
 
 def transaction_recategorize(

@@ -118,6 +118,9 @@ class Statement:
     lines: tuple[StatementLine, ...]
     balance: Decimal | None = None
     balance_as_of: dt.datetime | None = None
+    # False when the source listed the account without its transactions (a balance only): its
+    # pending rows cannot be judged gone by their absence.
+    complete: bool = True
 
 
 @dataclass(frozen=True)

@@ -365,6 +365,7 @@ class _Account:
             lines=tuple(_line(txn, as_of) for txn in transactions),
             balance=balance.quantize(CENT),
             balance_as_of=as_of,
+            complete="transactions" in self.data,
         )
 
 

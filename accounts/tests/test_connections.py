@@ -83,7 +83,11 @@ def test_the_daily_refresh_spreads_connections_over_the_window(settings):
     connections = [ConnectionFactory.create(user=UserFactory(last_active_on=today)) for _ in range(30)]
     slots = settings.SYNC_DAILY_WINDOW_MINUTES // settings.SYNC_DAILY_TICK_MINUTES
 
-    assert services.daily_refresh_enqueue(now=daily_window_moment(settings, -1)) == 0  # not open yet
+    Connection.objects.update(daily_refresh_on=timezone.localdate() - dt.timedelta(days=1))
+    assert (
+        services.daily_refresh_enqueue(now=daily_window_moment(settings, -1)) == 0
+    )  # yesterday's done, today's not open
+    Connection.objects.update(daily_refresh_on=None)
     first_tick = services.daily_refresh_enqueue(now=daily_window_moment(settings, 1))
     assert first_tick == sum(1 for c in connections if c.pk % slots == 0)
     assert first_tick < len(connections)
@@ -185,9 +189,26 @@ def test_disconnecting_and_deleting_the_history(linked):
 
 def test_kept_accounts_get_names_that_do_not_clash(user, linked):
     [checking] = linked.accounts.filter(kind="checking")
-    Account.objects.create(user=user, name=f"{checking.name} {checking.number_hint}")
+    Account.objects.create(user=user, name=checking.name)
     services.connection_disconnect(connection=linked, keep_history=True)
-    assert Account.objects.filter(user=user, name=f"{checking.name} {checking.number_hint} (2)").exists()
+    assert Account.objects.filter(user=user, name=f"{checking.name} (2)").exists()
+
+
+def test_linking_a_bank_again_after_keeping_its_history_takes_the_accounts_back(
+    user, linked, demo_bank, django_capture_on_commit_callbacks
+):
+    account_ids = set(linked.accounts.values_list("pk", flat=True))
+    rows = Transaction.objects.filter(user=user).count()
+    services.connection_disconnect(connection=linked, keep_history=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.connection_create(user=user, url=demo_bank.url, login="alice", password=demo_bank.password)
+
+    assert set(again.accounts.values_list("pk", flat=True)) == account_ids
+    assert Account.objects.filter(user=user).count() == len(account_ids)
+    # Yesterday's link, today's bank: only today's new transactions are added, none twice.
+    new = SyncJob.objects.get(connection=again).rows_new
+    assert Transaction.objects.filter(user=user).count() == rows + new
 
 
 def test_credentials_survive_a_key_rotation(settings):

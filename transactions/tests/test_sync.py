@@ -11,7 +11,7 @@ from accounts import services as account_services
 from accounts.models import Account, Connection, SyncJob
 from accounts.providers.base import AccountRef, Statement, StatementLine
 from transactions.models import MonthlySpending, RawPayload, Transaction
-from transactions.services import statements_ingest, sync_job_run
+from transactions.services import SyncJobBusy, statements_ingest, sync_job_run
 
 pytestmark = pytest.mark.django_db
 
@@ -66,12 +66,13 @@ def test_repeated_requests_land_on_the_job_in_flight(linked):
     assert SyncJob.objects.filter(connection=linked, status__in=SyncJob.IN_FLIGHT).count() == 1
 
 
-def test_a_second_delivery_while_the_first_runs_is_a_no_op(linked):
+def test_a_second_delivery_while_the_first_runs_comes_back_later(linked):
     job, _ = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.MANUAL)
     running = account_services.sync_job_start(job_id=job.pk)
     assert running is not None
 
-    assert sync_job_run(job_id=job.pk).status == "skipped"
+    with pytest.raises(SyncJobBusy):  # not acknowledged: the queue brings it back later
+        sync_job_run(job_id=job.pk)
 
     # The first worker died: once its lease runs out, the redelivery takes the job over.
     SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
@@ -135,7 +136,8 @@ def test_an_unreachable_bank_is_retried_with_backoff_then_the_job_fails(linked, 
     assert "Trying again at" in job.message
     [retry] = Schedule.objects.filter(func="transactions.tasks.sync_job_run")
     assert (retry.args, retry.schedule_type, retry.next_run) == (f"({job.pk},)", Schedule.ONCE, job.next_try_at)
-    assert sync_job_run(job_id=job.pk).status == "skipped"  # not due yet
+    assert sync_job_run(job_id=job.pk).status == "not-due"  # delivered early: scheduled again for then
+    assert Schedule.objects.filter(func="transactions.tasks.sync_job_run", next_run=job.next_try_at).count() == 2
 
     for expected_failures, delay in [(2, 300)]:
         SyncJob.objects.filter(pk=job.pk).update(next_try_at=timezone.now())
@@ -310,3 +312,129 @@ def test_a_brokerage_accounts_trades_are_transfers_and_its_dividends_income(link
         "income/interest-income"
     }
     assert set(brokerage.values_list("category__kind", flat=True)) <= {"transfer", "income"}
+
+
+def test_a_job_whose_task_was_lost_is_queued_again(linked, settings, django_capture_on_commit_callbacks):
+    job = SyncJob.objects.create(connection=linked, user=linked.user, trigger=SyncJob.Trigger.DAILY)  # no task
+    long_ago = timezone.now() - dt.timedelta(minutes=settings.SYNC_JOB_STUCK_MINUTES + 1)
+    assert account_services.sync_jobs_recover() == 0  # too recent to call lost
+    SyncJob.objects.filter(pk=job.pk).update(created_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_services.sync_jobs_recover() == 1
+
+    job.refresh_from_db()
+    assert job.status == "done"
+
+
+def test_a_running_job_whose_worker_died_unnoticed_is_queued_again(
+    linked, settings, django_capture_on_commit_callbacks
+):
+    job, _ = account_services.sync_job_request(connection=linked, trigger=SyncJob.Trigger.DAILY)
+    account_services.sync_job_start(job_id=job.pk)
+    long_ago = timezone.now() - dt.timedelta(minutes=settings.SYNC_JOB_STUCK_MINUTES + 1)
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_services.sync_jobs_recover() == 1
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("done", 2)
+
+
+def test_new_credentials_entered_during_a_run_with_the_old_ones_win(
+    linked, demo_bank, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts.credentials import BankCredentials, credentials_encrypt
+
+    Connection.objects.filter(pk=linked.pk).update(
+        encrypted_credentials=credentials_encrypt(BankCredentials("alice", "changed-at-the-bank"))
+    )
+    start = account_services.sync_job_start
+
+    def start_then_the_user_fixes_the_login(*, job_id):
+        job = start(job_id=job_id)
+        Connection.objects.filter(pk=linked.pk).update(
+            encrypted_credentials=credentials_encrypt(BankCredentials("alice", demo_bank.password))
+        )
+        return job
+
+    monkeypatch.setattr(account_services, "sync_job_start", start_then_the_user_fixes_the_login)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = connection_sync(connection=linked)
+    monkeypatch.undo()
+
+    assert outcome.status == "credentials-changed"
+    linked.refresh_from_db()
+    assert linked.status == Connection.Status.ACTIVE
+    follow_up = SyncJob.objects.filter(connection=linked).latest("created_at", "id")
+    assert (follow_up.trigger, follow_up.status) == ("credentials", "done")
+
+
+def test_a_manual_refresh_cuts_a_backoff_short(linked, django_capture_on_commit_callbacks):
+    job = SyncJob.objects.create(
+        connection=linked,
+        user=linked.user,
+        trigger=SyncJob.Trigger.DAILY,
+        transient_failures=1,
+        next_try_at=timezone.now() + dt.timedelta(minutes=25),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        refreshed, created = account_services.connection_refresh(connection=linked)
+    assert refreshed.pk == job.pk
+    assert not created
+    job.refresh_from_db()
+    assert job.status == "done"
+
+
+def test_a_pending_charge_older_than_the_overlap_is_still_checked(linked, django_capture_on_commit_callbacks):
+    """A hotel hold lasts weeks: the fetch reaches back to it, and the bank no longer lists it."""
+    checking = linked.accounts.get(kind="checking")
+    old_hold = timezone.localdate() - dt.timedelta(days=20)
+    with django_capture_on_commit_callbacks(execute=True):
+        statements_ingest(
+            user_id=linked.user_id,
+            statements=[
+                (
+                    checking,
+                    pending_statement(
+                        checking, StatementLine("HOLD", old_hold, Decimal("-300.00"), "HOTEL", pending=True)
+                    ),
+                )
+            ],
+        )
+        Connection.objects.filter(pk=linked.pk).update(last_synced_at=timezone.now())
+        connection_sync(connection=Connection.objects.get(pk=linked.pk))
+    assert not Transaction.objects.filter(external_id="HOLD").exists()
+
+
+def test_an_account_listed_without_transactions_keeps_its_pending_rows(user, django_capture_on_commit_callbacks):
+    account = Account.objects.create(user=user, name="Card", kind="credit-card")
+    day = dt.date(2026, 11, 20)
+    hold = StatementLine("HOLD", day, Decimal("-50.00"), "HOTEL HOLD", pending=True)
+    balance_only = Statement(AccountRef("", "credit-card"), "USD", (), complete=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        statements_ingest(user_id=user.pk, statements=[(account, pending_statement(account, hold))])
+        statements_ingest(user_id=user.pk, statements=[(account, balance_only)], window=(day, day))
+    assert Transaction.objects.filter(external_id="HOLD").exists()
+
+
+def test_a_replay_neither_brings_back_nor_rewinds_pending_rows(user, django_capture_on_commit_callbacks):
+    account = Account.objects.create(user=user, name="Card", kind="credit-card")
+    day = dt.date(2026, 11, 20)
+    then = pending_statement(account, StatementLine("P1", day, Decimal("-50.00"), "HOLD", pending=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        statements_ingest(user_id=user.pk, statements=[(account, then)])
+        statements_ingest(
+            user_id=user.pk,
+            statements=[
+                (account, pending_statement(account, StatementLine("P1", day, Decimal("-80.00"), "HOLD", pending=True)))
+            ],
+        )
+        result = statements_ingest(user_id=user.pk, statements=[(account, then)], replay=True)
+        Transaction.objects.filter(external_id="P1").delete()
+        MonthlySpending.objects.filter(user=user).delete()  # (as the bank dropping the hold would leave them)
+        statements_ingest(user_id=user.pk, statements=[(account, then)], replay=True)
+
+    assert (result.new, result.updated) == (0, 0)
+    assert not Transaction.objects.filter(external_id="P1").exists()

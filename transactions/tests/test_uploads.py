@@ -238,3 +238,17 @@ def test_import_command_previews_a_csv_without_writing(user):
     assert out.getvalue().startswith("mapping: {")
     assert "STARBUCKS STORE 00123" in out.getvalue()
     assert not RawPayload.objects.exists()
+
+
+def test_one_upload_goes_into_one_account(user, django_capture_on_commit_callbacks):
+    payload = services.file_upload(
+        user=user, raw=b"Date,Description,Amount\n2026-11-01,COFFEE,-4.50\n", filename="a.csv"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.uploaded_file_import(payload=payload, account_name="Checking")
+        again = services.uploaded_file_import(payload=payload, account_name="Checking")
+        with pytest.raises(ValidationError, match="already imported into Checking"):
+            services.uploaded_file_import(payload=payload, account_name="Savings")
+    assert again.new == 0
+    assert Transaction.objects.filter(user=user).count() == 1
+    assert not Account.objects.filter(user=user, name="Savings").exists()
