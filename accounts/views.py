@@ -13,6 +13,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mint.http import AuthenticatedHttpRequest
@@ -149,6 +150,11 @@ def refresh(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Refreshing {connection.display_name}…")
         else:
             messages.info(request, f"{connection.display_name} is already refreshing…")
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
     return redirect(f"{reverse('accounts:list')}#connection-{connection.pk}")
 
 

@@ -98,6 +98,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
             "amounts": [row["amount"] for row in breakdown if row["amount"] > 0],
         },
     }
+    accounts = list(account_list_for_user(user=request.user))
     context = {
         "month": month,
         "this_month": this_month,
@@ -117,7 +118,10 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "trend_has_data": any(row.spending or row.income for row in trend),
         "breakdown": breakdown,
         "chart_data": chart_data,
-        "accounts": account_list_for_user(user=request.user),
+        "accounts": accounts,
+        "connections": list(
+            {account.connection_id: account.connection for account in accounts if account.connection}.values()
+        ),
         "recent": transaction_list_for_user(user=request.user, month=month)[:RECENT_TRANSACTIONS],
     }
     return render(request, "budgets/dashboard.html", context)

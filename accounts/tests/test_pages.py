@@ -494,3 +494,19 @@ def test_in_demo_mode_the_simplefin_page_offers_a_token_for_the_demo_bridge(
         assert Connection.objects.get(user=user).provider == "simplefin"
     finally:
         server.stop()
+
+
+def test_the_dashboard_refreshes_a_connection_and_comes_back(logged_in, linked):
+    SyncJob.objects.filter(connection=linked).update(finished_at=timezone.now() - dt.timedelta(minutes=5))
+    html = page(logged_in.get("/"))
+    assert f'action="/accounts/connections/{linked.pk}/refresh/"' in html
+
+    response = logged_in.post(f"/accounts/connections/{linked.pk}/refresh/", {"next": "/"})
+
+    assert response["Location"] == "/"
+    assert SyncJob.objects.filter(connection=linked, trigger="manual").exists()
+
+
+def test_refresh_never_sends_the_user_to_another_site(logged_in, linked):
+    response = logged_in.post(f"/accounts/connections/{linked.pk}/refresh/", {"next": "https://evil.example/"})
+    assert response["Location"].startswith("/accounts/")
