@@ -19,6 +19,7 @@ from ofxtools.models.ofx import OFX
 from ofxtools.Parser import OFXTree, ParseError, TreeBuilder
 
 from accounts.credentials import BankCredentials
+from accounts.models import OfxVersion
 
 from .base import (
     CENT,
@@ -35,8 +36,8 @@ from .base import (
 )
 from .http import http_post
 
-# The versions the OFX specifications define: 1.x is SGML, 2.x is XML.
-OFX_VERSIONS = (102, 103, 151, 160, 200, 201, 202, 203, 210, 211, 220)
+# The versions the OFX specifications define (1.x is SGML, 2.x is XML), as the models list them.
+OFX_VERSIONS = tuple(OfxVersion.values)
 # SONRQ limits: APPID is at most 5 characters, APPVER at most 4.
 MAX_APP_ID, MAX_APP_VERSION = 5, 4
 # Signon status codes that mean "the user must fix their login" rather than "try later".
