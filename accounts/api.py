@@ -73,6 +73,8 @@ class ConnectApi(APIView):
                 ofx_version=values["ofx_version"],
                 app_id=values["app_id"],
                 app_version=values["app_version"],
+                account_id=values["account_id"],
+                account_type=values["account_type"],
             )
         except ProviderError as exc:
             raise _provider_error(exc) from None

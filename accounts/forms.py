@@ -11,6 +11,7 @@ from .providers.base import ProviderAuthError, ProviderError, ProviderUnavailabl
 from .providers.csv_file import DATE_STYLES
 from .providers.files import CsvMapping
 from .providers.http import UnsafeURL
+from .providers.ofx import ACCOUNT_TYPES
 from .selectors import institution_search
 
 # OFX allows a USERID of at most 32 characters and a USERPASS of at most 171.
@@ -80,10 +81,17 @@ class ConnectForm(forms.Form):
         label="APPID", max_length=5, required=False, help_text="e.g. QWIN, if your bank only answers Quicken"
     )
     app_version = forms.CharField(label="APPVER", max_length=4, required=False, help_text="e.g. 2700")
+    account_id = forms.CharField(
+        label="Account number",
+        max_length=22,
+        required=False,
+        help_text="Only if your bank cannot list your accounts itself",
+    )
+    account_type = forms.ChoiceField(label="Account type", choices=list(ACCOUNT_TYPES.items()), required=False)
     account_login = _login_field()
     account_password = _password_field()
 
-    ADVANCED = ("ofx_org", "ofx_fid", "bank_id", "ofx_version", "app_id", "app_version")
+    ADVANCED = ("ofx_org", "ofx_fid", "bank_id", "ofx_version", "app_id", "app_version", "account_id", "account_type")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,6 +101,9 @@ class ConnectForm(forms.Form):
         else:
             del self.fields["institution"]  # an empty directory: the URL is the only way
             self.fields["account_url"].help_text = "Banks publish it for Quicken and similar apps."
+
+    def clean_account_type(self) -> str:
+        return self.cleaned_data["account_type"] or "CHECKING"
 
     def clean_ofx_version(self) -> int:
         return self.cleaned_data["ofx_version"] or OfxVersion.V220

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from .forms import LOGIN_MAX_LENGTH, PASSWORD_MAX_LENGTH
 from .models import Account, Connection, Institution, OfxVersion, SyncJob
+from .providers.ofx import ACCOUNT_TYPES
 
 
 class ConnectInputSerializer(serializers.Serializer):
@@ -18,6 +19,10 @@ class ConnectInputSerializer(serializers.Serializer):
     ofx_version = serializers.ChoiceField(choices=OfxVersion.choices, required=False, default=OfxVersion.V220)
     app_id = serializers.CharField(max_length=5, required=False, default="")
     app_version = serializers.CharField(max_length=4, required=False, default="")
+    account_id = serializers.CharField(
+        max_length=22, required=False, default="", help_text="for a bank that cannot list its accounts (no ACCTINFO)"
+    )
+    account_type = serializers.ChoiceField(choices=list(ACCOUNT_TYPES.items()), required=False, default="CHECKING")
 
     def validate(self, attrs: dict) -> dict:
         if "institution_id" in attrs:

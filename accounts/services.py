@@ -34,6 +34,7 @@ from .providers.base import (
     ProviderDataError,
     Statement,
 )
+from .providers.ofx import ACCOUNT_TYPES, account_ref_given
 from .providers.simplefin import simplefin_claim, simplefin_params
 
 logger = logging.getLogger(__name__)
@@ -56,14 +57,18 @@ def connection_create(
     ofx_version: int = OfxVersion.V220,
     app_id: str = "",
     app_version: str = "",
+    account_id: str = "",
+    account_type: str = "CHECKING",
     history_days: int | None = None,
 ) -> Connection:
     """Link a bank by OFX Direct Connect: check the login with it, store it encrypted, queue the first sync.
 
     A bank picked from the directory brings its own URL and OFX details; otherwise they are
-    the ones the user typed. Raises a ProviderError (nothing stored) when the URL is refused,
-    the bank cannot be reached or it rejects the credentials, and AlreadyLinked when the
-    user has linked these accounts before.
+    the ones the user typed. The accounts are discovered (ACCTINFO), unless the user names
+    one (`account_id` and its OFX `account_type`) for a bank that cannot list them. Raises a
+    ProviderError (nothing stored) when the URL is refused, the bank cannot be reached or it
+    rejects the credentials or the account, and AlreadyLinked when the user has linked these
+    accounts before.
     """
     if institution is not None:
         params = ConnectionParams(
@@ -86,7 +91,11 @@ def connection_create(
             app_version=app_version,
         )
     credentials = BankCredentials(login=login, password=password)
-    return _connection_link(user, Connection.Provider.OFX, params, credentials, institution, history_days)
+    named = None
+    if account_id:
+        ref = account_ref_given(account_id, account_type, params.bank_id)
+        named = [DiscoveredAccount(ref=ref, name=f"{ACCOUNT_TYPES[account_type]} {account_id[-4:]}")]
+    return _connection_link(user, Connection.Provider.OFX, params, credentials, institution, history_days, named)
 
 
 def simplefin_connection_create(*, user: User, setup_token: str, history_days: int | None = None) -> Connection:
@@ -107,8 +116,17 @@ def _connection_link(
     credentials: BankCredentials,
     institution: Institution | None,
     history_days: int | None,
+    named: list[DiscoveredAccount] | None = None,
 ) -> Connection:
-    discovered = get_provider(provider).discover(params, credentials)
+    if named:
+        # No discovery: a week's statement proves the login and the account number both.
+        source = get_provider(provider)
+        today = timezone.localdate()
+        refs = [account.ref for account in named]
+        source.parse(source.fetch(params, credentials, refs, today - dt.timedelta(days=7), today))
+        discovered = named
+    else:
+        discovered = get_provider(provider).discover(params, credentials)
     _refuse_linking_twice(user, discovered)
     days = settings.SYNC_INITIAL_DAYS if history_days is None else history_days
     try:

@@ -99,6 +99,8 @@ def connect(request: AuthenticatedHttpRequest) -> HttpResponse:
                 ofx_version=values["ofx_version"],
                 app_id=values["app_id"],
                 app_version=values["app_version"],
+                account_id=values["account_id"],
+                account_type=values["account_type"],
             )
         except ProviderError as exc:
             field = connect_error_field(exc)

@@ -271,6 +271,31 @@ def _account_ref(aggregate) -> AccountRef:
             return AccountRef(aggregate.acctid, "credit-card", "", "CREDITCARD")
 
 
+# The account types a user can name for a bank that cannot list its accounts (no ACCTINFO).
+ACCOUNT_TYPES = {
+    "CHECKING": "Checking",
+    "SAVINGS": "Savings",
+    "MONEYMRKT": "Money market",
+    "CD": "Certificate of deposit",
+    "CREDITLINE": "Line of credit",
+    "CREDITCARD": "Credit card",
+    "INVESTMENT": "Investment",
+}
+
+
+def account_ref_given(account_id: str, account_type: str, bank_id: str) -> AccountRef:
+    """The AccountRef for an account the user named (number and OFX type) instead of discovery."""
+    if account_type not in ACCOUNT_TYPES:
+        raise ProviderDataError(f"Unknown account type {account_type[:20]!r}.")
+    match account_type:
+        case "CREDITCARD":
+            return AccountRef(account_id, "credit-card", "", account_type)
+        case "INVESTMENT":
+            return AccountRef(account_id, "investment", bank_id, account_type)
+        case _:
+            return AccountRef(account_id, BANK_ACCOUNT_KINDS.get(account_type, "other"), bank_id, account_type)
+
+
 def _converted(amount: Decimal, currency) -> Decimal:
     """<CURRENCY>: the amount is in CURSYM; CURRATE converts it to the statement's CURDEF."""
     if currency is not None and amount.is_finite():

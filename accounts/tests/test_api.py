@@ -253,3 +253,26 @@ def test_link_a_simplefin_bridge(user_client, user, simplefin_bridge, django_cap
     again = user_client.post("/api/v1/connections/simplefin", {"setup_token": token}, format="json")
     assert again.status_code == 400
     assert "setup_token" in again.json()
+
+
+def test_a_bank_that_cannot_list_accounts_is_linked_by_the_account_number(
+    user_client, user, demo_bank, django_capture_on_commit_callbacks
+):
+    from accounts.demo_bank.persona import CHECKING
+
+    body = connect_body(demo_bank, account_id=CHECKING.acctid, account_type="CHECKING", bank_id=CHECKING.bankid)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user_client.post("/api/v1/account", body, format="json")
+
+    assert response.status_code == 201, response.content
+    [account] = Account.objects.filter(user=user)
+    assert (account.kind, account.external_id, account.bank_id) == ("checking", CHECKING.acctid, CHECKING.bankid)
+    assert Transaction.objects.filter(account=account).exists()
+
+
+def test_a_wrong_account_number_links_nothing(user_client, user, demo_bank):
+    body = connect_body(demo_bank, account_id="000000000", account_type="SAVINGS", bank_id="123456780")
+    response = user_client.post("/api/v1/account", body, format="json")
+    assert response.status_code == 400
+    assert "Invalid account" in json.dumps(response.json())
+    assert not Connection.objects.filter(user=user).exists()
