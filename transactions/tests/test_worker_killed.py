@@ -1,0 +1,195 @@
+"""A django-q2 worker SIGKILLed mid-import: after redelivery every row is there once, and the totals match.
+
+Real parts: a `manage.py qcluster` process on the ORM broker, a loopback OFX server answering a
+10,000-transaction statement, and PostgreSQL. The worker is killed at about 10 %, 50 % and 90 %
+of the import's measured duration; the redelivered task takes the job over once its lease ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+
+import pytest
+from django.conf import settings
+from django.db import connection as db
+from django.db.models import Count, Sum
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.models import Account, SyncJob
+from accounts.tests.factories import ConnectionFactory
+from mint.tests.factories import UserFactory
+from transactions.aggregates import spending_drift
+from transactions.models import MonthlySpending, Transaction
+from transactions.services import sync_job_run
+
+ROWS = 10_000
+ACCOUNT_ID = "000555000555"
+BANK_ID = "121000248"
+# The worker's task timeout (the job lease) and the broker's redelivery, short for the test.
+TIMEOUT, RETRY = 20, 24
+BASE_DIR = Path(settings.BASE_DIR)
+
+pytestmark = [
+    pytest.mark.skipif(
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+        reason="needs PostgreSQL: a worker process and the test share the database",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def statement(rows: int) -> bytes:
+    """An OFX 1.02 statement with `rows` transactions spread over the last 60 days."""
+    today = dt.date.today()  # noqa: DTZ011  (the bank's calendar)
+    lines = []
+    for n in range(rows):
+        day = today - dt.timedelta(days=n % 60)
+        lines.append(
+            f"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>{day:%Y%m%d}120000<TRNAMT>-{n % 300 + 1}.{n % 100:02d}"
+            f"<FITID>F{n:06d}<NAME>STORE {n % 151} PURCHASE</STMTTRN>"
+        )
+    body = (
+        "<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS><DTSERVER>20261101080000"
+        "<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0"
+        f"<SEVERITY>INFO</STATUS><STMTRS><CURDEF>USD<BANKACCTFROM><BANKID>{BANK_ID}<ACCTID>{ACCOUNT_ID}"
+        f"<ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST><DTSTART>{today - dt.timedelta(days=60):%Y%m%d}"
+        f"<DTEND>{today:%Y%m%d}{''.join(lines)}</BANKTRANLIST><LEDGERBAL><BALAMT>100.00"
+        f"<DTASOF>{today:%Y%m%d}</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
+    )
+    header = (
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\nCHARSET:1252\n"
+        "COMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n"
+    )
+    return (header + body).encode()
+
+
+@pytest.fixture(scope="module")
+def big_bank() -> Iterator[str]:
+    """A loopback OFX server that answers every request with the same 10,000-row statement."""
+    payload = statement(ROWS)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ofx")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/ofx"
+    server.shutdown()
+    server.server_close()
+
+
+def linked_connection(bank_url: str):
+    connection = ConnectionFactory.create(user=UserFactory.create(), url=bank_url, history_from=dt.date(2020, 1, 1))
+    Account.objects.create(
+        user=connection.user,
+        connection=connection,
+        name="Checking",
+        external_id=ACCOUNT_ID,
+        bank_id=BANK_ID,
+        external_type="CHECKING",
+    )
+    return connection
+
+
+def cluster() -> subprocess.Popen:
+    database = db.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "TASKS_SYNC": "0",
+        "TASK_WORKERS": "1",
+        "TASK_TIMEOUT": str(TIMEOUT),
+        "TASK_RETRY": str(RETRY),
+    }
+    return subprocess.Popen(  # noqa: S603  (our own manage.py)
+        [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
+        env=env,
+        cwd=BASE_DIR,
+        process_group=0,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def job_status(job: SyncJob) -> str:
+    return SyncJob.objects.values_list("status", flat=True).get(pk=job.pk)
+
+
+@pytest.fixture(scope="module")
+def import_seconds(big_bank, django_db_setup, django_db_blocker) -> float:
+    """How long one import of the statement takes here, in this process: the kill points scale with it."""
+    with django_db_blocker.unblock():
+        connection = linked_connection(big_bank)
+        job = SyncJob.objects.create(connection=connection, user=connection.user, trigger=SyncJob.Trigger.MANUAL)
+        started = time.monotonic()
+        outcome = sync_job_run(job_id=job.pk)
+        seconds = time.monotonic() - started
+        assert outcome.status == "imported", outcome.message
+        connection.user.delete()
+    return seconds
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
+def test_a_worker_killed_mid_import_loses_and_doubles_nothing(big_bank, import_seconds, share):
+    connection = linked_connection(big_bank)
+    job = SyncJob.objects.create(connection=connection, user=connection.user, trigger=SyncJob.Trigger.DAILY)
+    async_task("transactions.tasks.sync_job_run", job.pk, sync=False)
+
+    first = cluster()
+    try:
+        wait_for(lambda: job_status(job) == SyncJob.Status.RUNNING, 30, "the worker to start the job")
+        time.sleep(share * import_seconds)
+    finally:
+        kill(first)
+    assert job_status(job) == SyncJob.Status.RUNNING, "the import finished before the kill; the test proves nothing"
+    assert not Transaction.objects.filter(user=connection.user).exists()  # one import, one transaction
+
+    second = cluster()
+    try:
+        wait_for(lambda: job_status(job) == SyncJob.Status.DONE, TIMEOUT + RETRY + 60, "the redelivered job to finish")
+    finally:
+        kill(second)
+
+    rows = Transaction.objects.filter(user=connection.user)
+    assert rows.count() == ROWS
+    assert not rows.values("external_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert spending_drift(user_ids=[connection.user_id]) == []
+    stored = MonthlySpending.objects.filter(user=connection.user).aggregate(total=Sum("amount"))["total"]
+    assert stored == rows.aggregate(total=Sum("amount"))["total"] < Decimal("0")
+    job.refresh_from_db()
+    assert (job.attempts, job.rows_new) == (2, ROWS)
+    assert job.finished_at is not None
+    assert job.finished_at <= timezone.now()
