@@ -74,14 +74,13 @@ def statement(rows: int) -> bytes:
     return (header + body).encode()
 
 
-@pytest.fixture(scope="module")
-def big_bank() -> Iterator[str]:
-    """A loopback OFX server that answers every request with the same 10,000-row statement."""
-    payload = statement(ROWS)
+def ofx_server(payload: bytes, delay: float = 0.0) -> ThreadingHTTPServer:
+    """A loopback OFX server that answers every request with `payload`, after `delay` seconds."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(delay)
             self.send_response(200)
             self.send_header("Content-Type", "application/x-ofx")
             self.send_header("Content-Length", str(len(payload)))
@@ -92,8 +91,20 @@ def big_bank() -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
     Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/ofx"
+    return server
+
+
+def server_url(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/ofx"
+
+
+@pytest.fixture(scope="module")
+def big_bank() -> Iterator[str]:
+    """Every request answered with the same 10,000-row statement."""
+    server = ofx_server(statement(ROWS))
+    yield server_url(server)
     server.shutdown()
     server.server_close()
 
@@ -111,15 +122,15 @@ def linked_connection(bank_url: str):
     return connection
 
 
-def cluster() -> subprocess.Popen:
+def cluster(timeout: int = TIMEOUT, retry: int = RETRY, workers: int = 1) -> subprocess.Popen:
     database = db.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "TASKS_SYNC": "0",
-        "TASK_WORKERS": "1",
-        "TASK_TIMEOUT": str(TIMEOUT),
-        "TASK_RETRY": str(RETRY),
+        "TASK_WORKERS": str(workers),
+        "TASK_TIMEOUT": str(timeout),
+        "TASK_RETRY": str(retry),
     }
     return subprocess.Popen(  # noqa: S603  (our own manage.py)
         [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
@@ -193,3 +204,37 @@ def test_a_worker_killed_mid_import_loses_and_doubles_nothing(big_bank, import_s
     assert (job.attempts, job.rows_new) == (2, ROWS)
     assert job.finished_at is not None
     assert job.finished_at <= timezone.now()
+
+
+def test_a_job_that_kills_its_worker_every_time_is_given_up_after_three_attempts():
+    """A bank (or a payload) that makes every attempt die: django-q2's timeout kills the worker each
+    time and the broker redelivers; the job's own count of unfinished starts stops it, pauses the
+    connection, and the other connection's job is served meanwhile."""
+    hanging = ofx_server(statement(10), delay=60)
+    healthy = ofx_server(statement(10))
+    try:
+        doomed = linked_connection(server_url(hanging))
+        fine = linked_connection(server_url(healthy))
+        doomed_job = SyncJob.objects.create(connection=doomed, user=doomed.user, trigger=SyncJob.Trigger.DAILY)
+        fine_job = SyncJob.objects.create(connection=fine, user=fine.user, trigger=SyncJob.Trigger.DAILY)
+        async_task("transactions.tasks.sync_job_run", doomed_job.pk, sync=False)
+        async_task("transactions.tasks.sync_job_run", fine_job.pk, sync=False)
+
+        workers = cluster(timeout=3, retry=5, workers=2)
+        try:
+            wait_for(lambda: job_status(doomed_job) == SyncJob.Status.FAILED, 90, "the job to be given up")
+            wait_for(lambda: job_status(fine_job) == SyncJob.Status.DONE, 30, "the other job")
+        finally:
+            kill(workers)
+    finally:
+        for server in (hanging, healthy):
+            server.shutdown()
+            server.server_close()
+
+    doomed_job.refresh_from_db()
+    doomed.refresh_from_db()
+    assert doomed_job.attempts == settings.SYNC_MAX_ATTEMPTS + 1  # three that died, the fourth gives up
+    assert doomed.status == "needs-attention"
+    assert "keeps failing" in doomed.last_error
+    assert not Transaction.objects.filter(user=doomed.user).exists()
+    assert Transaction.objects.filter(user=fine.user).count() == 10
