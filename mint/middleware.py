@@ -54,3 +54,30 @@ class UserActivityMiddleware:
             if user is not None and user.is_authenticated and response.status_code < 500:
                 user_mark_active(user_id=user.pk, today=timezone.localdate())
         return response
+
+
+# Scripts, styles and images only from this site (static files served by whitenoise): markup
+# injected through bank text could run nothing even if it slipped past escaping.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """A Content-Security-Policy on every response, and no-store on API answers that set no caching.
+
+    The spending widget sets its own Cache-Control (revalidation with an ETag, a stale copy
+    when the server fails) so the mobile app can show the last answer offline; every other
+    API answer holds money data that no cache between here and the app should keep.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -67,3 +67,14 @@ def test_task_queue_check_requires_retry_above_timeout():
 def test_credentials_keys_check_rejects_a_malformed_key():
     with override_settings(CREDENTIALS_KEYS=["not-a-fernet-key"]):
         assert [error.id for error in check_credentials_keys(None)] == ["mint.E003"]
+
+
+@pytest.mark.django_db
+def test_every_page_has_a_content_security_policy_and_api_money_is_not_stored(client, user_client, user):
+    client.force_login(user)
+    for path in ("/", "/accounts/", "/transactions/", "/login/"):
+        assert "script-src 'self'" in client.get(path)["Content-Security-Policy"], path
+    assert user_client.get("/api/v1/transactions/")["Cache-Control"] == "no-store"
+    assert user_client.get("/api/v1/connections/")["Cache-Control"] == "no-store"
+    # The widget keeps its own caching, for the mobile app's offline copy.
+    assert "stale-if-error" in user_client.get("/api/v1/spending/current")["Cache-Control"]
