@@ -238,3 +238,23 @@ def test_a_job_that_kills_its_worker_every_time_is_given_up_after_three_attempts
     assert "keeps failing" in doomed.last_error
     assert not Transaction.objects.filter(user=doomed.user).exists()
     assert Transaction.objects.filter(user=fine.user).count() == 10
+
+
+def test_two_deliveries_of_one_refresh_at_once_import_once(big_bank):
+    """A redelivery while the first run still works: the second finds the job running and comes
+    back later instead of running it again, or acknowledging the first one's queue entry away."""
+    connection = linked_connection(big_bank)
+    job = SyncJob.objects.create(connection=connection, user=connection.user, trigger=SyncJob.Trigger.MANUAL)
+    async_task("transactions.tasks.sync_job_run", job.pk, sync=False)
+    async_task("transactions.tasks.sync_job_run", job.pk, sync=False)
+
+    workers = cluster(workers=2)
+    try:
+        wait_for(lambda: job_status(job) == SyncJob.Status.DONE, 60, "the job to finish")
+    finally:
+        kill(workers)
+
+    job.refresh_from_db()
+    assert job.attempts == 1
+    assert Transaction.objects.filter(user=connection.user).count() == ROWS
+    assert spending_drift(user_ids=[connection.user_id]) == []
