@@ -211,7 +211,7 @@ class Records(logging.Handler):
 
 
 def test_redis_stopped_every_read_is_answered_from_the_database_and_logged_once(
-    user, user_client, account, ingest, redis_server
+    user, user_client, client, account, ingest, redis_server
 ):
     warnings = Records()
     cache_log = logging.getLogger("mint.cache")
@@ -226,6 +226,10 @@ def test_redis_stopped_every_read_is_answered_from_the_database_and_logged_once(
             statuses = [user_client.get("/api/v1/spending/current") for _ in range(200)]
             assert {response.status_code for response in statuses} == {200}
             assert {response.json()["total"] for response in statuses} == {"15.00"}
+            client.force_login(user)
+            pages = [client.get("/") for _ in range(200)]
+            assert {page.status_code for page in pages} == {200}
+            assert all(b"$15.00" in page.content for page in pages)
 
             redis_server.start()  # back, empty: reads fill it again
             assert user_client.get("/api/v1/spending/current").json()["total"] == "15.00"
