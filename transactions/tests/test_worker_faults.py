@@ -131,8 +131,11 @@ def test_a_worker_killed_mid_import_loses_and_doubles_nothing(big_bank, import_s
         time.sleep(share * import_seconds)
     finally:
         kill(first)
-    assert job_status(job) == SyncJob.Status.RUNNING, "the import finished before the kill; the test proves nothing"
-    assert not Transaction.objects.filter(user=connection.user).exists()  # one import, one transaction
+    assert job_status(job) == SyncJob.Status.RUNNING, "the job finished before the kill; the test proves nothing"
+    # One import is one transaction: all of it or none. (A COMMIT already sent when the worker
+    # died still completes in the server, so look once it has had the time to.)
+    time.sleep(0.5)
+    assert Transaction.objects.filter(user=connection.user).count() in (0, ROWS)
 
     second = cluster()
     try:
@@ -147,7 +150,8 @@ def test_a_worker_killed_mid_import_loses_and_doubles_nothing(big_bank, import_s
     stored = MonthlySpending.objects.filter(user=connection.user).aggregate(total=Sum("amount"))["total"]
     assert stored == rows.aggregate(total=Sum("amount"))["total"] < Decimal("0")
     job.refresh_from_db()
-    assert (job.attempts, job.rows_new) == (2, ROWS)
+    assert job.attempts == 2
+    assert job.rows_new in (0, ROWS)  # 0: the first run had committed just before it died
     assert job.finished_at is not None
     assert job.finished_at <= timezone.now()
 
