@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from mint.http import request_user
 
 from . import selectors, services
-from .forms import connect_error_field
+from .forms import connect_error_field, ofx_connect_arguments
 from .models import Connection
 from .providers.base import ProviderError
 from .serializers import (
@@ -61,21 +61,7 @@ class ConnectApi(APIView):
         if claimed_user is not None and claimed_user not in (str(user.pk), user.username):
             raise PermissionDenied("user_id must be the authenticated user.")
         try:
-            connection = services.connection_create(
-                user=user,
-                institution=values.get("institution"),
-                url=values.get("account_url", ""),
-                login=values["account_login"],
-                password=values["account_password"],
-                org=values["ofx_org"],
-                fid=values["ofx_fid"],
-                bank_id=values["bank_id"],
-                ofx_version=values["ofx_version"],
-                app_id=values["app_id"],
-                app_version=values["app_version"],
-                account_id=values["account_id"],
-                account_type=values["account_type"],
-            )
+            connection = services.connection_create(user=user, **ofx_connect_arguments(values))
         except ProviderError as exc:
             raise _provider_error(exc) from None
         except services.AlreadyLinked as exc:

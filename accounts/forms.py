@@ -157,6 +157,24 @@ class DisconnectForm(forms.Form):
     )
 
 
+def ofx_connect_arguments(values: dict[str, Any]) -> dict[str, Any]:
+    """`connection_create`'s arguments from the connect form's or the API's data (the same field names)."""
+    return {
+        "institution": values.get("institution"),
+        "url": values.get("account_url") or "",
+        "login": values["account_login"],
+        "password": values["account_password"],
+        "org": values["ofx_org"],
+        "fid": values["ofx_fid"],
+        "bank_id": values["bank_id"],
+        "ofx_version": values["ofx_version"],
+        "app_id": values["app_id"],
+        "app_version": values["app_version"],
+        "account_id": values["account_id"],
+        "account_type": values["account_type"],
+    }
+
+
 def connect_error_field(exc: ProviderError) -> str | None:
     """The connect field a provider error is about (the API uses the same names); None for the whole form."""
     if isinstance(exc, ProviderAuthError):

@@ -13,10 +13,9 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mint.http import AuthenticatedHttpRequest
+from mint.http import AuthenticatedHttpRequest, safe_next
 
 from . import selectors, services
 from .demo_bank.simplefin import demo_secret, demo_setup_token
@@ -27,6 +26,7 @@ from .forms import (
     SimpleFinConnectForm,
     SimpleFinCredentialsForm,
     connect_error_field,
+    ofx_connect_arguments,
 )
 from .models import Connection, SyncJob
 from .providers.base import ProviderError
@@ -87,21 +87,7 @@ def connect(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         try:
-            connection = services.connection_create(
-                user=request.user,
-                institution=values.get("institution"),
-                url=values["account_url"],
-                login=values["account_login"],
-                password=values["account_password"],
-                org=values["ofx_org"],
-                fid=values["ofx_fid"],
-                bank_id=values["bank_id"],
-                ofx_version=values["ofx_version"],
-                app_id=values["app_id"],
-                app_version=values["app_version"],
-                account_id=values["account_id"],
-                account_type=values["account_type"],
-            )
+            connection = services.connection_create(user=request.user, **ofx_connect_arguments(values))
         except ProviderError as exc:
             field = connect_error_field(exc)
             if field == "account_url" and values.get("institution"):
@@ -152,12 +138,7 @@ def refresh(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Refreshing {connection.display_name}…")
         else:
             messages.info(request, f"{connection.display_name} is already refreshing…")
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(back)
-    return redirect(f"{reverse('accounts:list')}#connection-{connection.pk}")
+    return redirect(safe_next(request, f"{reverse('accounts:list')}#connection-{connection.pk}"))
 
 
 @login_required

@@ -32,7 +32,14 @@ from accounts.providers.base import (
     Statement,
     StatementLine,
 )
-from accounts.providers.files import CsvMapping, CsvPreview, csv_preview, file_format_detect, file_parse
+from accounts.providers.files import (
+    CsvMapping,
+    CsvPreview,
+    csv_parse,
+    csv_preview,
+    file_format_detect,
+    file_parse,
+)
 from categories.categorizer import get_categorizer
 from categories.models import Category, CategorySource
 from categories.selectors import category_ids_by_path, user_rules_for
@@ -125,6 +132,7 @@ def statements_ingest(
     """
     categorizer = get_categorizer()
     new_rows: list[Transaction] = []
+    restated: list[Transaction] = []  # pending rows the source now states differently
     unmatched: dict[str, tuple[int, str]] = {}
     existing = updated = 0
     deltas: dict[MonthCategory, Delta] = defaultdict(Delta)
@@ -160,17 +168,19 @@ def statements_ingest(
                 if row is not None:
                     existing += 1
                     if row.pending and _pending_changed(row, line):
-                        _move(deltas, row, row.posted_on, -row.amount, -1)
-                        _move(deltas, row, line.posted_on, line.amount, 1)
-                        Transaction.objects.filter(pk=row.pk).update(
-                            pending=line.pending,
-                            posted_on=line.posted_on,
-                            amount=line.amount,
-                            description=line.description,
-                            memo=line.memo,
-                            updated_at=now,
+                        _delta_add(deltas, row.posted_on, row.category_id, -row.amount, -1)
+                        _delta_add(deltas, line.posted_on, row.category_id, line.amount, 1)
+                        restated.append(
+                            Transaction(
+                                pk=row.pk,
+                                pending=line.pending,
+                                posted_on=line.posted_on,
+                                amount=line.amount,
+                                description=line.description,
+                                memo=line.memo,
+                                updated_at=now,
+                            )
                         )
-                        updated += 1
                     continue
                 decision = categorizer.categorize(
                     line.description,
@@ -201,9 +211,7 @@ def statements_ingest(
                         raw_payload=raw_payload,
                     )
                 )
-                delta = deltas[(month_of(line.posted_on), decision.category_id)]
-                delta.amount += line.amount
-                delta.count += 1
+                _delta_add(deltas, line.posted_on, decision.category_id, line.amount, 1)
             if window is not None and account_pk not in incomplete:
                 updated += _vanished_pending_remove(account, set(lines), window, deltas)
         for account, statement in statements:
@@ -211,6 +219,10 @@ def statements_ingest(
                 account=locked[account.pk], balance=statement.balance, as_of=statement.balance_as_of
             )
         Transaction.objects.bulk_create(new_rows, batch_size=1000)
+        Transaction.objects.bulk_update(
+            restated, ["pending", "posted_on", "amount", "description", "memo", "updated_at"], batch_size=1000
+        )
+        updated += len(restated)
         monthly_spending_apply(user_id=user_id, deltas=deltas)
         unmatched_merchants_record(user_id=user_id, seen=unmatched)
         if raw_payload is not None:
@@ -230,8 +242,10 @@ def _pending_changed(row: _KnownRow, line: StatementLine) -> bool:
     return not line.pending or line.amount != row.amount or line.posted_on != row.posted_on
 
 
-def _move(deltas: dict[MonthCategory, Delta], row: _KnownRow, posted_on: dt.date, amount: Decimal, count: int) -> None:
-    delta = deltas[(month_of(posted_on), row.category_id)]
+def _delta_add(
+    deltas: dict[MonthCategory, Delta], posted_on: dt.date, category_id: int, amount: Decimal, count: int
+) -> None:
+    delta = deltas[(month_of(posted_on), category_id)]
     delta.amount += amount
     delta.count += count
 
@@ -259,7 +273,7 @@ def _vanished_pending_remove(
         if external_id not in listed
     ]
     for row in vanished:
-        _move(deltas, row, row.posted_on, -row.amount, -1)
+        _delta_add(deltas, row.posted_on, row.category_id, -row.amount, -1)
     Transaction.objects.filter(pk__in=[row.pk for row in vanished]).delete()
     return len(vanished)
 
@@ -506,6 +520,11 @@ def uploaded_file_preview(*, payload: RawPayload) -> CsvPreview:
     except ProviderError as exc:
         _payload_failed(payload, str(exc))
         raise ValidationError(str(exc)) from None
+
+
+def uploaded_csv_lines(*, payload: RawPayload, mapping: CsvMapping) -> list[StatementLine]:
+    """Every line of a CSV upload read with `mapping`, for the user to check; ProviderDataError names a bad row."""
+    return csv_parse(_payload_bytes(payload), mapping)
 
 
 def raw_payload_replay(*, payload: RawPayload) -> ImportResult:

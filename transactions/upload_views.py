@@ -22,7 +22,7 @@ from accounts.forms import MAPPING_COLUMNS, CsvMappingForm, StatementUploadForm
 from accounts.models import Account
 from accounts.providers.base import ProviderError, StatementLine
 from accounts.providers.csv_file import PREVIEW_ROWS
-from accounts.providers.files import CsvMapping, csv_parse
+from accounts.providers.files import CsvMapping
 from accounts.selectors import account_list_for_user
 from mint.http import AuthenticatedHttpRequest
 from mint.models import User
@@ -94,11 +94,6 @@ def _columns(headers: list[str], mapping: dict[str, Any]) -> list[Column]:
     return [Column(header, roles.get(index, "")) for index, header in enumerate(headers)]
 
 
-def _payload_raw(payload: RawPayload) -> bytes:
-    with payload.file.open("rb") as stored:
-        return stored.read()
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload_preview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
@@ -139,7 +134,7 @@ def upload_preview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     error = ""
     if mapping is not None:
         try:
-            parsed = csv_parse(_payload_raw(payload), mapping)
+            parsed = services.uploaded_csv_lines(payload=payload, mapping=mapping)
         except ProviderError as exc:
             error = str(exc)
             if mapping == preview.mapping:

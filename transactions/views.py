@@ -4,12 +4,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import account_list_for_user
 from categories.selectors import category_get_by_path, category_list
-from mint.http import AuthenticatedHttpRequest
+from mint.http import AuthenticatedHttpRequest, safe_next
 
 from . import selectors, services
 from .serializers import TransactionFilterSerializer
@@ -65,7 +64,4 @@ def transaction_category_change(request: AuthenticatedHttpRequest, txn_id: int) 
                 messages.success(request, f"{category.path}, now and from now on, for this merchant.")
             else:
                 messages.success(request, f"“{txn.description}” is now in {category.path}.")
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "transactions:list"
-    return redirect(next_url)
+    return redirect(safe_next(request, "transactions:list"))
