@@ -27,6 +27,9 @@ class Notification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     email_status = models.CharField(max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING)
     email_claimed_at = models.DateTimeField(null=True, blank=True)
+    # Times the email was handed to the mail server, counted just before each hand-over: more
+    # than one means a copy may have gone out twice (with one Message-ID, see the services).
+    email_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

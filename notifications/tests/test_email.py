@@ -7,10 +7,12 @@ from django.utils import timezone
 from notifications.models import Notification
 from notifications.selectors import notification_unread_count
 from notifications.services import (
+    NotificationEmailBusy,
     email_unsubscribe_token,
     held_emails_send,
     notification_create,
     notification_email_send,
+    notification_message_id,
     notification_preferences_for,
     notification_preferences_update,
 )
@@ -37,10 +39,41 @@ def test_an_email_is_sent_once_however_often_the_task_runs(notice, mailoutbox):
     assert "It's here." in mailoutbox[0].body  # plain text is not HTML-escaped
 
 
-def test_a_claim_held_by_a_running_sender_is_left_alone(notice, mailoutbox):
+def test_a_claim_held_by_a_running_sender_is_left_alone_and_the_task_comes_back(notice, mailoutbox):
     Notification.objects.filter(pk=notice.pk).update(email_status="sending", email_claimed_at=timezone.now())
-    assert notification_email_send(notification_id=notice.pk) is False
+    # Failing keeps the queue entry: the broker redelivers it, to find the email sent or the claim abandoned.
+    with pytest.raises(NotificationEmailBusy):
+        notification_email_send(notification_id=notice.pk)
     assert mailoutbox == []
+
+
+def test_the_redelivery_takes_over_the_claim_of_a_worker_that_died(notice, mailoutbox, settings):
+    """The broker redelivers `retry` seconds after the worker *took* the task, a moment before it
+    claimed the email: the claim must count as abandoned by then, not be waited on for the next sweep."""
+    claimed_at = timezone.now() - dt.timedelta(seconds=settings.Q_CLUSTER["retry"] - 1)
+    Notification.objects.filter(pk=notice.pk).update(email_status="sending", email_claimed_at=claimed_at)
+    assert notification_email_send(notification_id=notice.pk) is True
+    assert len(mailoutbox) == 1
+
+
+def test_every_attempt_of_one_notice_carries_the_same_message_id(notice, mailoutbox):
+    """A resend after a crash in the SMTP exchange is recognisably the same message."""
+    Notification.objects.filter(pk=notice.pk).update(email_status="sending", email_attempts=1)  # handed over, died
+    notice.refresh_from_db()
+    Notification.objects.filter(pk=notice.pk).update(email_claimed_at=timezone.now() - dt.timedelta(days=1))
+    assert notification_email_send(notification_id=notice.pk) is True
+    [message] = mailoutbox
+    assert message.message()["Message-ID"] == notification_message_id([notice])
+    assert message.message()["Message-ID"].endswith("@localhost>")
+    assert Notification.objects.values_list("email_status", "email_attempts").get(pk=notice.pk) == ("sent", 2)
+
+
+def test_a_pending_email_whose_task_was_lost_is_sent_by_the_sweep(notice, mailoutbox, settings):
+    later = timezone.now() + dt.timedelta(seconds=settings.Q_CLUSTER["retry"] + 1)
+    assert held_emails_send(now=timezone.now()) == 0  # too young: its task may still be queued
+    assert held_emails_send(now=later) == 1
+    assert notification_email_send(notification_id=notice.pk) is False  # the task, had it survived
+    assert len(mailoutbox) == 1
 
 
 def test_a_claim_abandoned_by_a_dead_sender_is_taken_over(notice, mailoutbox, settings):
