@@ -30,6 +30,16 @@ from .base import ProviderAuthError, ProviderDataError, ProviderError, ProviderU
 MAX_REDIRECTS = 3
 READ_CHUNK = 64 * 1024
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+# Python 3.11 calls these global, yet none is a public unicast address: IPv4-compatible
+# (::a.b.c.d, deprecated), local-use NAT64 (RFC 8215, translates to private networks)
+# and site-local (deprecated, routed like a private network).
+NOT_PUBLIC_IPV6 = tuple(ipaddress.ip_network(net) for net in ("::/96", "64:ff9b:1::/48", "fec0::/10"))
+REDIRECTED = "The address the bank's server redirected to"
+
+# Test seam, for tests only: (address, port) pairs judged public, so that a loopback server can
+# stand in for a public bank (to prove what happens after the first hop of a redirect, say).
+# Never set outside tests; nothing in settings or the environment reaches it.
+TEST_PUBLIC_ENDPOINTS: frozenset[tuple[str, int]] = frozenset()
 
 
 class UnsafeURL(ProviderError):
@@ -38,14 +48,16 @@ class UnsafeURL(ProviderError):
 
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if not ip.is_global:
+    if not ip.is_global or ip.is_multicast:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in NOT_PUBLIC_IPV6):
+            return False
         # IPv6 forms that carry an IPv4 address: judge the IPv4 address too.
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is None and ip in NAT64_PREFIX:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None and not embedded.is_global:
+        if embedded is not None and not _is_public(str(embedded)):
             return False
     return True
 
@@ -58,31 +70,58 @@ def _split(url: str) -> SplitResult | None:
         return None
 
 
-def url_resolve(url: str) -> tuple[str, int, str, str]:
-    """(host, port, checked IP address, path) for a URL the service may connect to."""
+def _url_check(url: str, subject: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL the service may resolve; checked without DNS or a connection.
+
+    `subject` starts each message: the URL the user typed, or one a server redirected to.
+    """
     parts = _split(url)
     if parts is None:
-        raise UnsafeURL("The bank's URL is not a valid web address.")
+        raise UnsafeURL(f"{subject} is not a valid web address.")
+    scheme = parts.scheme.lower()
     allowed_schemes = ("https", "http") if settings.DEMO_MODE else ("https",)
-    if parts.scheme not in allowed_schemes:
-        raise UnsafeURL("The bank's URL must start with https://.")
-    if not parts.hostname or parts.username or parts.password:
-        raise UnsafeURL("The bank's URL must name a host and carry no login.")
+    if scheme not in allowed_schemes:
+        raise UnsafeURL(f"{subject} must start with https://.")
+    # "bank.example." is the same name as "bank.example": one spelling, for DNS, TLS and comparing hosts.
+    host = (parts.hostname or "").rstrip(".")
+    if not host or parts.username is not None or parts.password is not None:
+        raise UnsafeURL(f"{subject} must name a host and carry no login.")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise UnsafeURL("The bank's URL has an invalid port.") from None
+        raise UnsafeURL(f"{subject} has an invalid port.") from None
+    # Refused by name, since DNS often has no answer for them, which would read "could not find"
+    # rather than why: *.localhost is loopback by definition (RFC 6761; `localhost` itself always
+    # resolves), and a zone id ("[fe80::1%25eth0]", RFC 6874) only ever scopes a local address.
+    if not settings.DEMO_MODE and (host.endswith(".localhost") or "%" in host):
+        raise UnsafeURL(f"{subject} points to a private or local network address.")
+    return scheme, host, port
+
+
+def _address_resolve(host: str, port: int, subject: str) -> str:
+    """The address to connect to: every address the name resolves to must be public (outside demo mode)."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise ProviderUnavailable(f"Could not find the bank's server {parts.hostname!r}.") from None
+        raise ProviderUnavailable(f"Could not find the bank's server {host!r}.") from None
     addresses = [str(info[4][0]) for info in infos]
-    if not settings.DEMO_MODE and not all(_is_public(address) for address in addresses):
-        raise UnsafeURL("The bank's URL points to a private or local network address.")
+    if not settings.DEMO_MODE and not all(
+        _is_public(address) or (address, port) in TEST_PUBLIC_ENDPOINTS for address in addresses
+    ):
+        raise UnsafeURL(f"{subject} points to a private or local network address.")
+    return addresses[0]
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)  # already split once by _url_check
     path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    return parts.hostname, port, addresses[0], path
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def url_resolve(url: str, subject: str = "The bank's URL") -> tuple[str, int, str, str]:
+    """(host, port, checked IP address, path) for a URL the service may connect to."""
+    _, host, port = _url_check(url, subject)
+    return host, port, _address_resolve(host, port, subject), _path(url)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -167,14 +206,18 @@ def _http_request(
     deadline = time.monotonic() + timeout
     first_host: str | None = None
     for _ in range(MAX_REDIRECTS + 1):
-        host, port, address, path = url_resolve(url)
+        # A redirect's target is checked in full, and its host compared, before any DNS lookup of it.
+        subject = REDIRECTED if first_host else "The bank's URL"
+        scheme, host, port = _url_check(url, subject)
         first_host = first_host or host
         if host != first_host:
             raise UnsafeURL("The bank's server redirected to another host; the login is not sent there.")
-        connection_class = _PinnedHTTPSConnection if url.lower().startswith("https") else _PinnedHTTPConnection
+        # The connection goes to this checked address, never to the name again (DNS rebinding).
+        address = _address_resolve(host, port, subject)
+        connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
         connection = connection_class(host, port, address, max(0.1, deadline - time.monotonic()))
         try:
-            connection.request(method, path, body=body, headers=dict(headers))
+            connection.request(method, _path(url), body=body, headers=dict(headers))
             sock = connection.sock  # the response keeps reading from it after an HTTP/1.0 close
             response = connection.getresponse()
             location = response.getheader("Location")

@@ -39,7 +39,7 @@ from .base import (
     Statement,
     StatementLine,
 )
-from .http import UnsafeURL, http_get, http_post, url_basic_auth
+from .http import UnsafeURL, http_get, http_post, url_basic_auth, url_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,13 @@ def simplefin_claim(setup_token: str) -> str:
         access_url = ""
     if len(access_url) > MAX_TOKEN_CHARS or _access_parts(access_url) is None:
         raise ProviderDataError("The SimpleFIN Bridge did not answer the claim with an access URL. Try a new token.")
+    # Checked now, for a message about the bridge; every fetch checks it again before connecting.
+    try:
+        url_resolve(url_basic_auth(access_url)[0])
+    except UnsafeURL:
+        raise UnsafeURL(
+            "The SimpleFIN Bridge answered the claim with a private or local network address, so it is not used."
+        ) from None
     return access_url
 
 
