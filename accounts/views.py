@@ -16,8 +16,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mint.http import AuthenticatedHttpRequest, safe_next
+from security.models import AuditEvent
 
 from . import selectors, services
+from .audit import connection_audit_record
 from .demo_bank.simplefin import demo_secret, demo_setup_token
 from .forms import (
     ConnectForm,
@@ -72,6 +74,13 @@ def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _linked(request: AuthenticatedHttpRequest, connection: Connection) -> HttpResponse:
+    connection_audit_record(
+        action=AuditEvent.Action.CONNECTION_LINKED,
+        user=request.user,
+        request=request,
+        connection_id=connection.pk,
+        institution=connection.display_name,
+    )
     count = connection.accounts.count()
     messages.success(
         request,
@@ -165,6 +174,13 @@ def credentials(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 field = None  # the bank's address is not on this form: say it above the fields
             form.add_error(field, str(exc))
         else:
+            connection_audit_record(
+                action=AuditEvent.Action.CREDENTIALS_REPLACED,
+                user=request.user,
+                request=request,
+                connection_id=connection.pk,
+                institution=connection.display_name,
+            )
             messages.success(request, "Credentials updated; refreshing now.")
             return redirect(f"{reverse('accounts:list')}#connection-{connection.pk}")
     return render(request, "accounts/credentials.html", {"connection": connection, "form": form})
@@ -177,9 +193,16 @@ def disconnect(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = DisconnectForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         keep = form.cleaned_data["history"] == "keep"
-        name = connection.display_name
+        name, connection_id = connection.display_name, connection.pk
         count = len(connection.accounts.all())
         services.connection_disconnect(connection=connection, keep_history=keep)
+        connection_audit_record(
+            action=AuditEvent.Action.CONNECTION_REMOVED,
+            user=request.user,
+            request=request,
+            connection_id=connection_id,
+            institution=name,
+        )
         if keep:
             messages.success(
                 request,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime as dt
+import hashlib
 import http.client
 import json
 import os
@@ -253,16 +254,22 @@ def month_starts(today: dt.date) -> list[dt.date]:
     return months
 
 
+def bench_token_key(user_id: int) -> str:
+    """A bench user's API key, derived from the user id: only its digest is stored (as for every
+    token), so the load generators' file is rebuilt from the ids. Bench databases only."""
+    return f"mint_bench{hashlib.sha256(f'mint-bench-token:{user_id}'.encode()).hexdigest()}"
+
+
 def data_is_loaded(users: int, months: list[dt.date]) -> bool:
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from mint.models import User
+    from security.models import ApiToken
     from transactions.models import MonthlySpending
 
     if User.objects.filter(username__startswith=USERNAME_PREFIX).count() != users:
         return False
-    if Token.objects.filter(user__username__startswith=USERNAME_PREFIX).count() != users:
+    if ApiToken.objects.filter(user__username__startswith=USERNAME_PREFIX).count() != users:
         return False
     rows_per_month = users * (SPENDING_CATEGORIES_PER_USER + 1)
     with connection.cursor() as cursor:
@@ -277,10 +284,11 @@ def load_data(users: int, months: list[dt.date]) -> None:
     """Users, tokens, and every user's 12 months of aggregates, through the bulk paths."""
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
-    from rest_framework.authtoken.models import Token
 
     from categories.models import Category
     from mint.models import User
+    from security.models import ApiToken
+    from security.services import api_token_display_prefix, api_token_key_hash
     from transactions.models import MonthlySpending
 
     started = time.perf_counter()
@@ -304,8 +312,14 @@ def load_data(users: int, months: list[dt.date]) -> None:
         User.objects.filter(username__startswith=USERNAME_PREFIX).order_by("pk").values_list("pk", flat=True)
     )
     for first in range(0, users, batch):
-        Token.objects.bulk_create(
-            Token(key=secrets.token_hex(20), user_id=pk) for pk in user_ids[first : first + batch]
+        ApiToken.objects.bulk_create(
+            ApiToken(
+                user_id=pk,
+                name="bench",
+                key_hash=api_token_key_hash(bench_token_key(pk)),
+                prefix=api_token_display_prefix(bench_token_key(pk)),
+            )
+            for pk in user_ids[first : first + batch]
         )
     log(f"tokens: {users:,} ({time.perf_counter() - started:.1f} s)")
 
@@ -365,7 +379,7 @@ def load_data(users: int, months: list[dt.date]) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         # Statistics and visibility map now, so autovacuum does not wake up during the measurements.
-        for model in (User, Token, MonthlySpending):
+        for model in (User, ApiToken, MonthlySpending):
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     log(f"vacuum analyze ({time.perf_counter() - started:.1f} s)")
 
@@ -393,18 +407,18 @@ def prepare_data(args: argparse.Namespace, env: dict[str, str]) -> None:
 
 def write_tokens(path: Path) -> int:
     """All bench users' tokens in user order, one a line: what the load generators walk."""
-    from rest_framework.authtoken.models import Token
+    from security.models import ApiToken
 
-    keys = (
-        Token.objects.filter(user__username__startswith=USERNAME_PREFIX)
+    user_ids = (
+        ApiToken.objects.filter(user__username__startswith=USERNAME_PREFIX)
         .order_by("user_id")
-        .values_list("key", flat=True)
+        .values_list("user_id", flat=True)
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="ascii") as handle:
-        for key in keys.iterator(chunk_size=20_000):
-            handle.write(f"{key}\n")
+        for user_id in user_ids.iterator(chunk_size=20_000):
+            handle.write(f"{bench_token_key(user_id)}\n")
             count += 1
     return count
 

@@ -7,7 +7,7 @@ class MintConfig(AppConfig):
     verbose_name = "Mint"
 
     def ready(self) -> None:
-        from . import authentication, checks  # noqa: F401  (registers the token signals and system checks)
+        from . import checks  # noqa: F401  (registers the system checks)
         from .schedules import schedules_ensure
 
         post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="mint.schedules_ensure")

@@ -26,6 +26,7 @@ SCHEDULES = [
         minutes=settings.SYNC_DAILY_TICK_MINUTES,
     ),
     PeriodicTask("notifications: send held emails", "notifications.tasks.held_emails_send", minutes=15),
+    PeriodicTask("security: delete old sign-in failure counts", "security.tasks.sign_in_failures_prune", minutes=60),
 ]
 
 

@@ -13,12 +13,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import AccountFactory
 from budgets.services import budget_set
 from categories.models import Category
+from security.services import api_token_create, api_token_revoke
 from transactions.selectors import spending_cache_key
 
 pytestmark = pytest.mark.django_db
@@ -126,22 +126,22 @@ def test_a_cold_read_is_one_query_on_the_aggregates_and_one_on_budgets(
 def test_token_auth_costs_no_query_when_warm_and_a_revoked_token_stops_at_once(
     user, account, ingest, django_assert_num_queries
 ):
-    token = Token.objects.create(user=user)
+    new_token = api_token_create(user=user, name="test")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new_token.key}")
     assert client.get("/api/v1/spending/current").status_code == 200
 
     with django_assert_num_queries(0):
         assert client.get("/api/v1/spending/current").status_code == 200
 
-    token.delete()
+    api_token_revoke(token=new_token.token)
     assert client.get("/api/v1/spending/current").status_code == 401
 
 
 def test_a_deactivated_users_cached_token_stops_working(user):
-    token = Token.objects.create(user=user)
+    new_token = api_token_create(user=user, name="test")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new_token.key}")
     assert client.get("/api/v1/spending/current").status_code == 200
     user.is_active = False
     user.save()
@@ -242,9 +242,9 @@ def test_redis_stopped_every_read_is_answered_from_the_database_and_logged_once(
 def test_database_stopped_the_last_known_copy_answers_marked_stale(user, account, ingest):
     if connection.vendor != "postgresql":
         pytest.skip("stops the database server's connection for real: PostgreSQL only (CI's second run)")
-    token = Token.objects.create(user=user)
+    new_token = api_token_create(user=user, name="test")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new_token.key}")
     spend_this_month(ingest, account, ("-12.00", "SHELL OIL 57444212"))
     fresh = client.get("/api/v1/spending/current").json()
     assert fresh["stale"] is False

@@ -21,7 +21,7 @@ def test_staff_accept_a_merchant_from_the_queue(live_server, browser, ingest, sc
     page.goto(f"{live_server.url}/admin/login/?next=/admin/categories/merchant/queue/")
     page.fill("#id_username", staff.username)
     page.fill("#id_password", USER_PASSWORD)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")  # the admin signs in on the site's own page (security app)
     page.wait_for_url("**/admin/categories/merchant/queue/")
 
     row = page.locator("#queue tbody tr", has_text="QUIXOTIC GADGETS")
