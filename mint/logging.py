@@ -31,3 +31,45 @@ class OncePerIntervalFilter(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+# Line breaks and other control characters a log line must not carry raw: a bank's payee or
+# error text with "\r\n[ERROR] ..." would otherwise print a second, forged record.
+_CONTROL_ESCAPES = {
+    code: f"\\x{code:02x}"
+    for code in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)  # C0 but tab, and DEL
+} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x85: "\\x85",  # NEL, U+2028 and U+2029: line breaks to some log viewers
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def single_line(text: str) -> str:
+    """`text` with CR, LF and every other control character written as an escape: one line."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+class SingleLineFormatter(logging.Formatter):
+    """One record, one line that starts with the record's own prefix.
+
+    The message, with its arguments filled in (where bank text arrives), is escaped by
+    `single_line`. A traceback keeps its lines for reading, but each is indented and
+    escaped, so an exception message with a line break cannot start a line of its own.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = single_line(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(text: str) -> str:
+    return "\n".join("    " + single_line(line) for line in text.split("\n"))

@@ -141,3 +141,8 @@ def month_spending_from_db(*, user_id: int, month: dt.date) -> MonthSpending:
 def upload_list_for_user(*, user: User) -> QuerySet[RawPayload]:
     """The user's uploaded statement files, newest first."""
     return RawPayload.objects.filter(user=user, source=RawPayload.Source.FILE)
+
+
+def monthly_spending_list_for_user(*, user: User) -> QuerySet[MonthlySpending]:
+    """The user's monthly aggregate rows, oldest month first (for their data export)."""
+    return MonthlySpending.objects.filter(user=user).select_related("category").order_by("month", "category__path")

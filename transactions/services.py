@@ -58,7 +58,7 @@ from .aggregates import (
     monthly_spending_apply,
     spending_lock_name,
 )
-from .models import RawPayload, Transaction
+from .models import MonthlySpending, RawPayload, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -641,3 +641,15 @@ def account_history_remove_totals(*, account: Account) -> int:
     monthly_spending_apply(user_id=account.user_id, deltas=deltas)
     after_spending_change(account.user_id, {month for month, _ in deltas})
     return -sum(delta.count for delta in deltas.values())
+
+
+def user_history_delete(*, user_id: int) -> int:
+    """Delete every transaction of the user and their monthly totals together, queueing nothing.
+
+    For deleting the account: removing accounts one by one would recompute totals and queue a
+    budget check per account, for a user who is about to be gone. Returns the rows deleted.
+    """
+    with transaction.atomic():
+        deleted, _ = Transaction.objects.filter(user_id=user_id).delete()
+        MonthlySpending.objects.filter(user_id=user_id).delete()
+    return deleted

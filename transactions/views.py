@@ -1,32 +1,44 @@
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import account_list_for_user
 from categories.selectors import category_get_by_path, category_list
+from mint.downloads import csv_streaming_response
 from mint.http import AuthenticatedHttpRequest, safe_next
 
-from . import selectors, services
+from . import exports, selectors, services
 from .serializers import TransactionFilterSerializer
 
 PAGE_SIZE = 50
 
 
-@login_required
-def transaction_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    filters = TransactionFilterSerializer(data=request.GET)
+def _filters_chosen(query: QueryDict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The usable filters of the query, and the problems of the others.
+
+    Keeps the filters that are fine: one mistyped amount should not drop the month and the
+    search. The list and its CSV download both read their filters here, so the download
+    holds exactly what the page shows.
+    """
+    filters = TransactionFilterSerializer(data=query)
     errors = {} if filters.is_valid() else filters.errors
     if errors:
-        # Keep the filters that are fine: one mistyped amount should not drop the month and the search.
-        usable = request.GET.copy()
+        usable = query.copy()
         for name in errors:
             usable.pop(name, None)
         filters = TransactionFilterSerializer(data=usable)
-    chosen = filters.validated_data if filters.is_valid() else {}
+    return (filters.validated_data if filters.is_valid() else {}), errors
+
+
+@login_required
+def transaction_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    chosen, errors = _filters_chosen(request.GET)
     page = Paginator(selectors.transaction_list_for_user(user=request.user, **chosen), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -43,6 +55,15 @@ def transaction_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "filter_errors": {name: " ".join(str(problem) for problem in problems) for name, problems in errors.items()},
     }
     return render(request, "transactions/transaction_list.html", context)
+
+
+@login_required
+@require_GET
+def transaction_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
+    """The list under its current filters and search, every page of it, as a CSV download."""
+    chosen, _ = _filters_chosen(request.GET)
+    export = exports.transaction_export(user=request.user, filters=chosen, request=request)
+    return csv_streaming_response(filename=export.filename, header=exports.TRANSACTION_CSV_HEADER, rows=export.rows)
 
 
 @login_required
