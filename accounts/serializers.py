@@ -136,6 +136,24 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
         return SyncJobOutputSerializer(jobs[0]).data if jobs else None
 
 
+class LinkedOutputSerializer(serializers.Serializer):
+    """The answer to linking a bank (the brief's Accounts API shape)."""
+
+    user_id = serializers.IntegerField()
+    account_id = serializers.IntegerField(help_text="The first account found")
+    account_ids = serializers.ListField(child=serializers.IntegerField())
+    connection_id = serializers.IntegerField()
+    action = serializers.CharField()
+    status = serializers.CharField()
+
+
+class RefreshTooSoonOutputSerializer(serializers.Serializer):
+    """429: the connection was refreshed moments ago; the job it started, to poll instead."""
+
+    detail = serializers.CharField()
+    job = SyncJobOutputSerializer()
+
+
 class InstitutionOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Institution

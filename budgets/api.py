@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import quote_etag
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -20,10 +21,13 @@ from .recommendations import budget_recommendations
 from .serializers import (
     BudgetChangeInputSerializer,
     BudgetInputSerializer,
+    BudgetListOutputSerializer,
     BudgetOutputSerializer,
     BudgetPreferencesSerializer,
     RecommendationAcceptInputSerializer,
+    RecommendationListOutputSerializer,
     RecommendationOutputSerializer,
+    SpendingOutputSerializer,
     spending_representation,
 )
 
@@ -40,6 +44,13 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         return selectors.budget_list_for_user(user=request_user(self.request))
 
+    @extend_schema(
+        request=BudgetInputSerializer,
+        responses={
+            201: OpenApiResponse(BudgetOutputSerializer, description="Created"),
+            200: OpenApiResponse(BudgetOutputSerializer, description="Replaced the category's budget"),
+        },
+    )
     def create(self, request: Request) -> Response:
         data = BudgetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -56,6 +67,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             self.get_serializer(budget).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
+    @extend_schema(request=BudgetChangeInputSerializer, responses=BudgetOutputSerializer)
     def update(self, request: Request, pk: str | None = None) -> Response:
         budget = self.get_object()
         data = BudgetChangeInputSerializer(data=request.data)
@@ -72,6 +84,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         services.budget_delete(budget=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=BudgetPreferencesSerializer, responses=BudgetPreferencesSerializer)
     @action(detail=False, methods=["get", "put", "patch"])
     def preferences(self, request: Request) -> Response:
         """Monthly income for the recommendations (null: measured) and the default alert level."""
@@ -82,12 +95,14 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             services.budget_profile_update(user=user, **data.validated_data)
         return Response(BudgetPreferencesSerializer(selectors.budget_profile_for(user=user)).data)
 
+    @extend_schema(responses=RecommendationListOutputSerializer)
     @action(detail=False, methods=["get"])
     def recommendations(self, request: Request) -> Response:
         """A recommended budget per category, each with the rule and months behind it."""
         recommendations = budget_recommendations(user=request_user(request))
         return Response({"results": RecommendationOutputSerializer(recommendations, many=True).data})
 
+    @extend_schema(request=RecommendationAcceptInputSerializer, responses=BudgetListOutputSerializer)
     @action(detail=False, methods=["post"], url_path="recommendations/accept")
     def recommendations_accept(self, request: Request) -> Response:
         """Set the recommended budgets: all of them, or `categories`."""
@@ -106,6 +121,16 @@ class SpendingApi(APIView):
     its last copy while offline (stale-if-error).
     """
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="The last ETag"),
+            OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200, 304]),
+        ],
+        responses={
+            200: SpendingOutputSerializer,
+            304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match"),
+        },
+    )
     def get(self, request: Request, month=None) -> HttpResponseBase:
         summary = selectors.spending_for_month(user=request_user(request), month=month)
         body = json.dumps(spending_representation(summary), separators=(",", ":")).encode()

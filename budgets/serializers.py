@@ -53,6 +53,14 @@ class RecommendationOutputSerializer(serializers.Serializer):
     current_budget = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
 
 
+class RecommendationListOutputSerializer(serializers.Serializer):
+    results = RecommendationOutputSerializer(many=True)
+
+
+class BudgetListOutputSerializer(serializers.Serializer):
+    results = BudgetOutputSerializer(many=True)
+
+
 class RecommendationAcceptInputSerializer(serializers.Serializer):
     categories = serializers.ListField(
         child=serializers.CharField(max_length=90),

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -34,13 +35,14 @@ class UserRuleViewSet(
     def get_queryset(self):
         return selectors.user_rule_list_for_user(user=request_user(self.request))
 
+    @extend_schema(request=UserRuleInputSerializer, responses=UserRuleOutputSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        rule = self.get_object()  # first: another user's rule is a 404 whatever the body
         data = UserRuleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         category = selectors.category_get_by_path(data.validated_data["category"])
         if category is None:
             raise ValidationError({"category": ["Unknown category."]})
-        rule = self.get_object()
         updated = services.user_rule_set(
             user_id=rule.user_id, merchant_key=rule.merchant_key, merchant_name=rule.merchant_name, category=category
         )

@@ -80,7 +80,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: no CDN
     "django_q",
     "mint",
     "accounts",
@@ -88,6 +89,9 @@ INSTALLED_APPS = [
     "transactions",
     "budgets",
     "notifications",
+    "security",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -215,7 +219,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "mint.authentication.CachedTokenAuthentication",
+        "security.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -225,6 +229,32 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_SCHEMA_CLASS": "mint.schema.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "mint.metadata.ApiMetadata",
+}
+
+# The OpenAPI schema (/api/v1/schema/) and its browsable docs (/api/v1/docs/), both public: they
+# describe the API, never anyone's data. Swagger UI's files come from drf-spectacular-sidecar
+# through whitenoise, so the docs page needs no CDN and keeps the strict Content-Security-Policy.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mint API",
+    "DESCRIPTION": "Linked accounts, transactions, budgets and alerts. "
+    "Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/).",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # `/api/v1/accounts.json` and the like: the same operations as without the suffix.
+    "PREPROCESSING_HOOKS": ["drf_spectacular.hooks.preprocess_exclude_path_format"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind`: name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountKindEnum": "accounts.models.Account.Kind",
+        "CategoryKindEnum": "categories.models.Category.Kind",
+    },
 }
 
 # Tasks: django-q2 on the ORM broker, which redelivers a task whose worker died
@@ -277,6 +307,17 @@ SPENDING_CACHE_TIMEOUT = env.int("SPENDING_CACHE_TIMEOUT", default=300)
 SPENDING_LAST_KNOWN_TIMEOUT = env.int("SPENDING_LAST_KNOWN_TIMEOUT", default=7 * 24 * 3600)
 AUTH_TOKEN_CACHE_TIMEOUT = env.int("AUTH_TOKEN_CACHE_TIMEOUT", default=300)
 
+# Sign-in limits (security app). Failed password or two-factor code attempts are counted in the
+# database per account and per client address (an IPv6 address by its /64), in fixed windows:
+# past the limit, sign-in is refused until the window ends. A password reset clears the
+# account's count, so the real user is never locked out by someone else's guessing.
+LOGIN_ACCOUNT_MAX_FAILURES = env.int("LOGIN_ACCOUNT_MAX_FAILURES", default=100)
+LOGIN_ACCOUNT_WINDOW_SECONDS = env.int("LOGIN_ACCOUNT_WINDOW_SECONDS", default=3600)
+LOGIN_IP_MAX_FAILURES = env.int("LOGIN_IP_MAX_FAILURES", default=50)
+LOGIN_IP_WINDOW_SECONDS = env.int("LOGIN_IP_WINDOW_SECONDS", default=15 * 60)
+LOGIN_CODE_STEP_SECONDS = 5 * 60  # time to type the two-factor code once the password was right
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Mint")  # the name authenticator apps show
+
 # Demo bank (demo mode only): the loopback OFX server `make run` starts.
 DEMO_BANK_PORT = env.int("DEMO_BANK_PORT", default=8765)
 DEMO_SIMPLEFIN_PORT = env.int("DEMO_SIMPLEFIN_PORT", default=8766)  # the demo SimpleFIN Bridge
@@ -298,7 +339,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"once_a_minute": {"()": "mint.logging.OncePerIntervalFilter", "interval": 60}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # One record per line: messages carry bank text, and a CR/LF in it must not forge a record.
+    "formatters": {
+        "plain": {
+            "()": "mint.logging.SingleLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

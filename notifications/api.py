@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,6 +16,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_queryset(self):
         return selectors.notification_list_for_user(user=request_user(self.request))
 
+    @extend_schema(request=NotificationPreferencesSerializer, responses=NotificationPreferencesSerializer)
     @action(detail=False, methods=["get", "put", "patch"])
     def preferences(self, request: Request) -> Response:
         """Email on/off, immediate or a daily digest, quiet hours, and the in-app unread count."""
@@ -26,6 +28,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         preferences = services.notification_preferences_update(user=user, **data.validated_data)
         return Response(NotificationPreferencesSerializer(preferences).data)
 
+    @extend_schema(request=None, responses=NotificationOutputSerializer)
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str | None = None) -> Response:
         notification = services.notification_mark_read(notification=self.get_object())

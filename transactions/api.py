@@ -1,17 +1,24 @@
+from typing import cast
+
 from django.conf import settings
+from django.http import HttpRequest, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.providers.base import ProviderDataError
 from accounts.providers.files import CsvMapping
 from categories.selectors import category_get_by_path
+from mint.downloads import CsvRenderer, csv_streaming_response
 from mint.http import request_user
 
-from . import selectors, services
+from . import exports, selectors, services
 from .models import RawPayload
 from .pagination import TransactionCursorPagination
 from .serializers import (
@@ -20,11 +27,14 @@ from .serializers import (
     TransactionFilterSerializer,
     TransactionOutputSerializer,
     UploadConfirmInputSerializer,
+    UploadCreatedOutputSerializer,
+    UploadImportedOutputSerializer,
     UploadInputSerializer,
     UploadOutputSerializer,
 )
 
 
+@extend_schema_view(list=extend_schema(parameters=[TransactionFilterSerializer]))
 class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The user's transactions, newest first; PATCH `category` is a manual override."""
 
@@ -39,20 +49,37 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         filters.is_valid(raise_exception=True)
         return selectors.transaction_list_for_user(user=request_user(self.request), **filters.validated_data)
 
+    @extend_schema(request=TransactionCategoryInputSerializer, responses=TransactionOutputSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        txn = self.get_object()  # first: another user's transaction is a 404 whatever the body
         data = TransactionCategoryInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         category = category_get_by_path(data.validated_data["category"])
         if category is None:
             raise ValidationError({"category": ["Unknown category."]})
         txn = services.transaction_recategorize(
-            txn=self.get_object(),
+            txn=txn,
             category=category,
             always=data.validated_data["always_for_merchant"],
             include_past=data.validated_data["include_past"],
         )
         updated = selectors.transaction_get_for_user(user=request_user(request), txn_id=txn.pk)
         return Response(self.get_serializer(updated).data)
+
+    @extend_schema(
+        parameters=[TransactionFilterSerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="Every transaction the list would return under the same filters (all pages), as CSV.",
+    )
+    @action(detail=False, methods=["get"], url_path="export", renderer_classes=[CsvRenderer, JSONRenderer])
+    def export(self, request: Request, *args: object, **kwargs: object) -> StreamingHttpResponse:
+        """`/api/v1/transactions/export.csv?month=2026-11&q=coffee`: the list's filters, streamed as CSV."""
+        filters = TransactionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        export = exports.transaction_export(
+            user=request_user(request), filters=filters.validated_data, request=cast(HttpRequest, request)
+        )
+        return csv_streaming_response(filename=export.filename, header=exports.TRANSACTION_CSV_HEADER, rows=export.rows)
 
 
 class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -68,6 +95,16 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         return selectors.upload_list_for_user(user=request_user(self.request))
 
+    @extend_schema(
+        request={"multipart/form-data": UploadInputSerializer},
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="UploadCreatedOrImported",
+                serializers=[UploadCreatedOutputSerializer, UploadImportedOutputSerializer],
+                resource_type_field_name=None,
+            )
+        },
+    )
     def create(self, request: Request) -> Response:
         data = UploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -86,6 +123,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             body["preview"] = CsvPreviewOutputSerializer(services.uploaded_file_preview(payload=payload)).data
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=UploadConfirmInputSerializer, responses={201: UploadImportedOutputSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str) -> Response:
         """Import the upload into the named account (created if needed), with the CSV mapping given."""

@@ -53,6 +53,24 @@ class TransactionCursorPagination(BasePagination):
     def get_paginated_response(self, data) -> Response:
         return Response({"next": self._link(backwards=False), "previous": self._link(backwards=True), "results": data})
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Where the page starts: from the `next` or `previous` link",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page ({self.page_size}; at most {self.max_page_size})",
+                "schema": {"type": "integer"},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema: dict) -> dict:
         link = {"type": "string", "nullable": True, "format": "uri"}
         return {

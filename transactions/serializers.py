@@ -1,6 +1,7 @@
 import re
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mint.converters import MonthConverter
@@ -40,6 +41,7 @@ class TransactionCategoryInputSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$", "example": "2026-11"})
 class MonthField(serializers.Field):
     """`YYYY-MM` <-> the month's first day."""
 
@@ -123,3 +125,18 @@ class UploadOutputSerializer(serializers.ModelSerializer):
             "rows_existing",
             "error",
         ]
+
+
+class UploadCreatedOutputSerializer(serializers.Serializer):
+    """A stored upload; `preview` shows how a CSV reads (null for the other formats)."""
+
+    upload = UploadOutputSerializer()
+    preview = CsvPreviewOutputSerializer(allow_null=True)
+
+
+class UploadImportedOutputSerializer(serializers.Serializer):
+    """An imported upload, with the rows it added and those already there."""
+
+    upload = UploadOutputSerializer()
+    new = serializers.IntegerField()
+    existing = serializers.IntegerField()
