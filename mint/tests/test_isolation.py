@@ -13,6 +13,7 @@ from budgets.models import Budget, BudgetProfile
 from categories.models import Category, UserRule
 from mint.api import build_router
 from notifications.models import Notification, NotificationPreferences
+from security.services import api_token_create
 from transactions.models import RawPayload, Transaction
 from transactions.services import file_upload, transaction_recategorize
 
@@ -33,7 +34,9 @@ def victim_data(other_user, ingest, django_capture_on_commit_callbacks):
     ingest(account, (timezone.localdate(), "-50.00", "WHOLE FOODS MKT #10234"))
     victim_txn = Transaction.objects.get(user=other_user)
     transaction_recategorize(txn=victim_txn, category=Category.objects.get(path="food/groceries"), always=True)
+    api_token = api_token_create(user=other_user, name="Their phone").token  # also their TOKEN_CREATED event
     return {
+        "api_token": api_token.pk,
         "account": account.pk,
         "transaction": Transaction.objects.get(user=other_user).pk,
         "budget": budget.pk,
@@ -68,6 +71,7 @@ DETAIL_CASES = [
     ("sync-job-detail", "get", "job", None),
     ("import-detail", "get", "upload", None),
     ("import-confirm", "post", "upload", {"account_name": "Mine"}),
+    ("api-token-detail", "delete", "api_token", None),
 ]
 LIST_CASES = [
     "account-list",
@@ -79,10 +83,19 @@ LIST_CASES = [
     "budget-recommendations",
     "notification-list",
     "rule-list",
+    "api-token-list",
+    "audit-event-list",
 ]
 SHARED_ROUTES = {"category-list", "institution-list"}  # the same for everyone
 # Routes that take no object id, with a test of their own below.
-OWN_DATA_ROUTES = {"budget-recommendations-accept", "budget-preferences", "notification-preferences"}
+OWN_DATA_ROUTES = {
+    "budget-recommendations-accept",
+    "budget-preferences",
+    "notification-preferences",
+    "transaction-export",  # test_exports_hold_only_the_callers_rows
+}
+# Routes outside the router that read or delete the caller's own data, each with a test below.
+USER_DATA_ROUTES = {"api_user_data_export": "/api/v1/me/export", "api_user_delete": "/api/v1/me/delete"}
 
 
 def test_every_router_route_has_an_isolation_case():
@@ -154,7 +167,44 @@ def test_linking_and_uploads_touch_nothing_of_another_user(user_client, victim_d
     assert RawPayload.objects.get(pk=victim_data["upload"]).status == RawPayload.Status.RECEIVED
 
 
+def test_exports_hold_only_the_callers_rows(user_client, client, user, victim_data, ingest):
+    import csv
+    import io
+    import zipfile
+
+    from accounts.tests.factories import AccountFactory as Accounts
+
+    ingest(Accounts.create(user=user, name="Mine"), (timezone.localdate(), "-1.00", "MY OWN COFFEE"))
+    by_filter = user_client.get("/api/v1/transactions/export.csv", {"account": victim_data["account"]})
+    assert b"".join(by_filter.streaming_content).decode().count("\r\n") == 1  # the header alone
+    client.force_login(user)
+    for response in (user_client.get("/api/v1/transactions/export.csv"), client.get("/transactions/export.csv")):
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()[1:])))
+        assert [row["description"] for row in rows] == ["MY OWN COFFEE"]
+    for response in (
+        user_client.get(USER_DATA_ROUTES["api_user_data_export"]),
+        client.get("/settings/data/export.zip"),
+    ):
+        bundle = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+        everything = b"".join(bundle.read(name) for name in bundle.namelist())
+        assert b"MY OWN COFFEE" in everything
+        assert b"WHOLE FOODS" not in everything
+        assert b"a.csv" not in everything  # their upload
+
+
+def test_deleting_an_account_deletes_only_the_callers(user_client, user, victim_data, other_user):
+    from mint.tests.factories import USER_PASSWORD
+
+    assert user_client.post(USER_DATA_ROUTES["api_user_delete"], {"password": USER_PASSWORD}).status_code == 204
+    assert Transaction.objects.filter(pk=victim_data["transaction"]).exists()
+    assert Connection.objects.filter(pk=victim_data["connection"]).exists()
+    their_file = RawPayload.objects.get(pk=victim_data["upload"]).file
+    assert their_file.storage.exists(str(their_file.name))
+
+
 ANONYMOUS_CASES = [
+    *USER_DATA_ROUTES.values(),
+    "/api/v1/transactions/export.csv",
     "/api/v1/accounts/",
     "/api/v1/transactions/",
     "/api/v1/budgets/",
