@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .data_views import user_data_download
 from .downloads import ZipRenderer
 from .http import request_user
-from .user_data import user_data_export, user_data_export_filename, user_delete
+from .user_data import user_delete
 
 
 class UserDataExportApi(APIView):
@@ -26,10 +27,7 @@ class UserDataExportApi(APIView):
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, *args: object, **kwargs: object) -> FileResponse:
-        archive, _ = user_data_export(user=request_user(request), request=cast(HttpRequest, request))
-        response = FileResponse(archive, as_attachment=True, filename=user_data_export_filename())
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return user_data_download(request=cast(HttpRequest, request))
 
 
 class AccountDeleteInputSerializer(serializers.Serializer):

@@ -315,8 +315,12 @@ LOGIN_ACCOUNT_MAX_FAILURES = env.int("LOGIN_ACCOUNT_MAX_FAILURES", default=100)
 LOGIN_ACCOUNT_WINDOW_SECONDS = env.int("LOGIN_ACCOUNT_WINDOW_SECONDS", default=3600)
 LOGIN_IP_MAX_FAILURES = env.int("LOGIN_IP_MAX_FAILURES", default=50)
 LOGIN_IP_WINDOW_SECONDS = env.int("LOGIN_IP_WINDOW_SECONDS", default=15 * 60)
+# Proxies in front that append to X-Forwarded-For (0: clients connect directly). Sign-in limits
+# and the audit log count the address that many hops from the right (security.services.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_CODE_STEP_SECONDS = 5 * 60  # time to type the two-factor code once the password was right
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Mint")  # the name authenticator apps show
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # staff must not see, or copy, a user's TOTP key
 
 # Demo bank (demo mode only): the loopback OFX server `make run` starts.
 DEMO_BANK_PORT = env.int("DEMO_BANK_PORT", default=8765)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import ConnectApi, SimpleFinConnectApi
@@ -47,5 +48,7 @@ urlpatterns = [
     path("settings/data/export.zip", data_views.your_data_export, name="your_data_export"),
     path("api/v1/", include(api_v1)),
     path("admin/login/", security_views.admin_sign_in),  # the site's sign-in: limits and two-factor
+    # The site's password change, which checks the old password within the sign-in limits.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="security:password-change")),
     path("admin/", admin.site.urls),
 ]

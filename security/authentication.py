@@ -23,18 +23,35 @@ def api_token_cache_key(key_hash: str) -> str:
     return f"auth-token:v2:{key_hash}"
 
 
+def api_token_revoked_cache_key(key_hash: str) -> str:
+    """Set when the token is deleted, and outlives any entry cached before it: a request that read
+    the row just before the revocation committed may still write the entry after the delete."""
+    return f"auth-token-revoked:v1:{key_hash}"
+
+
+def api_token_revoked_marker_timeout() -> int:
+    """Longer than an entry lives, with room for a request slow between its read and its write."""
+    return settings.AUTH_TOKEN_CACHE_TIMEOUT + 60
+
+
 class CachedTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`, with the token and its user kept in the cache.
 
     The cached user is loaded without its password hash. Revoking a token or changing the
-    user drops the entry at once; the timeout bounds an invalidation the cache missed.
+    user drops the entry at once; the timeout bounds an invalidation the cache missed. A revoked
+    token also leaves a marker, read with the entry, that refuses the key even if a request racing
+    the revocation cached the entry again after it was dropped.
     `request.auth` is the ApiToken (its key is not on it, only the digest).
     """
 
     def authenticate_credentials(self, key: str) -> tuple[User, ApiToken]:
         key_hash = api_token_key_hash(key)
         cache_key = api_token_cache_key(key_hash)
-        token = cache.get(cache_key)
+        revoked_key = api_token_revoked_cache_key(key_hash)
+        found = cache.get_many([cache_key, revoked_key])  # one round trip for both
+        if revoked_key in found:
+            raise AuthenticationFailed("Invalid token.")
+        token = found.get(cache_key)
         if token is None:
             token = self._load(key_hash)
             if not api_token_mark_used(token=token):
@@ -65,14 +82,11 @@ def _forget(key_hashes: list[str]) -> None:
 
 @receiver(post_delete, sender=ApiToken, dispatch_uid="security.api_token_revoked")
 def api_token_revoked(sender, instance: ApiToken, **kwargs) -> None:
+    """Drop the entry, and once the delete commits (not before: a rollback leaves the token
+    working) mark the key revoked, before dropping the entry again."""
+    marker = api_token_revoked_cache_key(instance.key_hash)
+    transaction.on_commit(lambda: cache.set(marker, True, timeout=api_token_revoked_marker_timeout()))
     _forget([instance.key_hash])
-
-
-@receiver(post_save, sender=ApiToken, dispatch_uid="security.api_token_changed")
-def api_token_changed(sender, instance: ApiToken, created: bool, update_fields=None, **kwargs) -> None:
-    """An expiry changed in the admin applies at once; marking it used changes nothing cached."""
-    if not created:
-        _forget([instance.key_hash])
 
 
 @receiver(post_save, sender=User, dispatch_uid="security.api_token_user_changed")

@@ -67,12 +67,37 @@ class SignInCodeForm(forms.Form):
 
 
 class TwoFactorEnableForm(forms.Form):
+    """The current password (a stolen session must not lock the owner out with its own app),
+    then the new app's code."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
     code = forms.CharField(
         label="Code from the app",
         max_length=10,
         widget=_code_input(inputmode="numeric"),
         help_text="The 6-digit code the app shows for Mint, to check it is set up right.",
     )
+
+    def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        try:
+            verified = services.identity_confirm(
+                request=self.request, user=self.user, secret=password, allow_code=False
+            )
+        except services.SignInBlocked as blocked:
+            raise ValidationError(blocked.message, code="blocked") from None
+        if not verified:
+            raise ValidationError("That is not your password.", code="password_incorrect")
+        return password
 
 
 class IdentityConfirmForm(forms.Form):

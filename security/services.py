@@ -23,9 +23,22 @@ from .models import ApiToken, AuditEvent, RecoveryCode, SignInFailureCount
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address the request came from: REMOTE_ADDR, which the proxy in front (gunicorn's
-    forwarded-allow-ips) sets to the client's. X-Forwarded-For is never read here: a client
-    can write anything in it."""
+    """The address the request came from.
+
+    Served directly, that is REMOTE_ADDR. Behind TRUSTED_PROXY_COUNT proxies (each appending the
+    address it received from to X-Forwarded-For, as nginx and cloud load balancers do), REMOTE_ADDR
+    is the nearest proxy's, and the client is that many hops from the right of X-Forwarded-For:
+    the hops further left were written by the client, which can put anything there.
+    """
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(forwarded) >= hops:
+            candidate = forwarded[-hops]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                return None
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -222,15 +235,16 @@ def _failure_windows(*, username: str, ip: str | None, now: dt.datetime) -> list
                 limit=settings.LOGIN_IP_MAX_FAILURES,
             )
         )
-    windows.append(
-        _window_around(
-            scope=SignInFailureCount.Scope.ACCOUNT,
-            key=sign_in_account_key(username),
-            now=now,
-            seconds=settings.LOGIN_ACCOUNT_WINDOW_SECONDS,
-            limit=settings.LOGIN_ACCOUNT_MAX_FAILURES,
+    if settings.LOGIN_ACCOUNT_MAX_FAILURES > 0:  # 0 turns the account limit off, as for the address
+        windows.append(
+            _window_around(
+                scope=SignInFailureCount.Scope.ACCOUNT,
+                key=sign_in_account_key(username),
+                now=now,
+                seconds=settings.LOGIN_ACCOUNT_WINDOW_SECONDS,
+                limit=settings.LOGIN_ACCOUNT_MAX_FAILURES,
+            )
         )
-    )
     return windows
 
 
@@ -415,15 +429,25 @@ def password_reset_requested(*, user: User, request: HttpRequest) -> None:
     audit_record(action=AuditEvent.Action.PASSWORD_RESET_REQUESTED, user=user, request=request)
 
 
+def _api_tokens_revoke_all(*, user: User, request: HttpRequest, reason: str) -> None:
+    """Every app signed in as the user is signed out, as every other browser is."""
+    for token in ApiToken.objects.filter(user=user).select_related("user"):
+        api_token_revoke(token=token, request=request, reason=reason)
+
+
 def password_reset_completed(*, user: User, request: HttpRequest) -> None:
     """The owner of the email address chose a new password: whoever was guessing the old one
-    no longer holds the account locked."""
-    sign_in_failures_clear(user=user)
-    audit_record(action=AuditEvent.Action.PASSWORD_RESET, user=user, request=request)
+    no longer holds the account locked, and whoever had the old one no longer holds a token."""
+    with transaction.atomic():
+        sign_in_failures_clear(user=user)
+        _api_tokens_revoke_all(user=user, request=request, reason="password reset")
+        audit_record(action=AuditEvent.Action.PASSWORD_RESET, user=user, request=request)
 
 
 def password_changed(*, user: User, request: HttpRequest) -> None:
-    audit_record(action=AuditEvent.Action.PASSWORD_CHANGED, user=user, request=request)
+    with transaction.atomic():
+        _api_tokens_revoke_all(user=user, request=request, reason="password changed")
+        audit_record(action=AuditEvent.Action.PASSWORD_CHANGED, user=user, request=request)
 
 
 # Two-factor sign-in: a TOTP authenticator app (django-otp) and single-use recovery codes.

@@ -14,6 +14,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -142,13 +143,13 @@ def _codes_page(request: HttpRequest, codes: list[str], *, heading: str) -> Http
 
 
 @login_required
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("password", "code")
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     if services.two_factor_is_enabled(user=request.user):
         return redirect(f"{reverse('security:page')}#two-factor")
     device = services.two_factor_setup_device(user=request.user)
-    form = TwoFactorEnableForm(request.POST or None)
+    form = TwoFactorEnableForm(request.POST or None, request=request, user=request.user)
     if request.method == "POST" and form.is_valid():
         codes = services.two_factor_enable(user=request.user, code=form.cleaned_data["code"], request=request)
         if codes is not None:
@@ -204,9 +205,13 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form: LimitedPasswordChangeForm) -> HttpResponse:  # type: ignore[override]
-        response = super().form_valid(form)
-        services.password_changed(user=form.user, request=self.request)
-        messages.success(self.request, "Your password is changed. Other browsers signed in as you are signed out.")
+        with transaction.atomic():  # the new password and the revoked API tokens, together
+            response = super().form_valid(form)
+            services.password_changed(user=form.user, request=self.request)
+        messages.success(
+            self.request,
+            "Your password is changed. Other browsers and apps signed in as you are signed out.",
+        )
         return response
 
 
@@ -232,8 +237,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("security:password-reset-complete")
 
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:  # type: ignore[override]
-        response = super().form_valid(form)
-        services.password_reset_completed(user=form.user, request=self.request)  # type: ignore[arg-type]
+        with transaction.atomic():  # the new password and the revoked API tokens, together
+            response = super().form_valid(form)
+            services.password_reset_completed(user=form.user, request=self.request)  # type: ignore[arg-type]
         return response
 
 

@@ -6,14 +6,20 @@ import datetime as dt
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.test import APIClient
 
 from mint.tests.factories import USER_PASSWORD
-from security.authentication import CachedTokenAuthentication, api_token_cache_key
+from security.authentication import (
+    CachedTokenAuthentication,
+    api_token_cache_key,
+    api_token_revoked_cache_key,
+    api_token_revoked_marker_timeout,
+)
 from security.models import ApiToken, AuditEvent
-from security.services import API_TOKENS_PER_USER, api_token_create, api_token_key_hash
+from security.services import API_TOKENS_PER_USER, api_token_create, api_token_key_hash, api_token_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -208,3 +214,71 @@ def test_deactivating_the_user_stops_their_cached_tokens(user):
     user.is_active = False
     user.save()
     assert client.get("/api/v1/accounts/").status_code == 401
+
+
+def test_a_request_that_read_the_token_before_its_revocation_committed_cannot_keep_it_cached(
+    user, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The order the review found: the request reads the row, the revocation commits (its cache
+    delete runs), then the request caches what it read. The next request must still be refused."""
+    new = api_token_create(user=user, name="phone")
+    ApiToken.objects.filter(pk=new.token.pk).update(last_used_at=timezone.now())  # a pure read: no mark-used write
+    read_row = CachedTokenAuthentication._load
+
+    def read_then_revoke(key_hash: str) -> ApiToken:
+        token = read_row(key_hash)
+        with django_capture_on_commit_callbacks(execute=True):  # ...and it commits
+            api_token_revoke(token=ApiToken.objects.get(pk=new.token.pk))
+        return token
+
+    monkeypatch.setattr(CachedTokenAuthentication, "_load", staticmethod(read_then_revoke))
+    CachedTokenAuthentication().authenticate_credentials(new.key)  # in flight before the revocation
+    monkeypatch.undo()
+    assert cache.get(api_token_cache_key(new.token.key_hash)) is not None  # the stale entry was written
+
+    with pytest.raises(AuthenticationFailed):
+        CachedTokenAuthentication().authenticate_credentials(new.key)
+    assert with_key(new.key).get("/api/v1/accounts/").status_code == 401
+
+
+def test_a_revoked_marker_outlives_the_cached_entry(user, settings, django_capture_on_commit_callbacks):
+    settings.AUTH_TOKEN_CACHE_TIMEOUT = 300
+    new = api_token_create(user=user, name="phone")
+    with django_capture_on_commit_callbacks(execute=True):
+        api_token_revoke(token=new.token)
+    marker = api_token_revoked_cache_key(new.token.key_hash)
+    assert cache.get(marker) is True
+    assert api_token_revoked_marker_timeout() > settings.AUTH_TOKEN_CACHE_TIMEOUT
+
+
+def test_a_revocation_rolled_back_leaves_the_token_working(user, django_capture_on_commit_callbacks):
+    new = api_token_create(user=user, name="phone")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+        api_token_revoke(token=new.token)
+        raise RuntimeError("rolled back")
+    assert with_key(new.key).get("/api/v1/accounts/").status_code == 200
+
+
+def test_changing_the_password_signs_out_every_app(client, user):
+    phone = with_key(api_token_create(user=user, name="phone").key)
+    laptop = with_key(api_token_create(user=user, name="laptop").key)
+    assert phone.get("/api/v1/accounts/").status_code == 200  # cached
+    client.force_login(user)
+    page = client.get("/security/").content.decode()
+    assert "every app" in page
+
+    new_password = "a new long pass phrase"
+    response = client.post(
+        "/security/password/",
+        {"old_password": USER_PASSWORD, "new_password1": new_password, "new_password2": new_password},
+        follow=True,
+    )
+    assert "Other browsers and apps signed in as you are signed out." in response.content.decode()
+    assert phone.get("/api/v1/accounts/").status_code == 401
+    assert laptop.get("/api/v1/accounts/").status_code == 401
+    assert not ApiToken.objects.filter(user=user).exists()
+    reasons = AuditEvent.objects.filter(user=user, action=AuditEvent.Action.TOKEN_REVOKED).values_list(
+        "detail__reason", flat=True
+    )
+    assert list(reasons) == ["password changed", "password changed"]
+    assert client.get("/security/").status_code == 200  # this browser stays signed in

@@ -117,6 +117,7 @@ def test_turn_on_two_factor_then_sign_in_with_a_code(live_server, browser, scree
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     device = TOTPDevice.objects.get(user=user)
+    page.fill("#id_password", USER_PASSWORD)
     page.fill("#id_code", app_code(device))
     page.click("main button[type=submit]")
     page.wait_for_selector(".recovery-codes")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from rest_framework.test import APIClient
 
 from mint.tests.factories import USER_PASSWORD
-from security.models import AuditEvent, SignInFailureCount
+from security.models import ApiToken, AuditEvent, SignInFailureCount
+from security.services import api_token_create
 from security.tests.factories import TOTPDeviceFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +81,20 @@ def test_a_reset_does_not_get_round_two_factor_sign_in(client, user, mailoutbox)
     response = client.post("/login/", {"username": user.username, "password": NEW_PASSWORD})
     assert response["Location"] == "/security/sign-in/code/"
     assert "_auth_user_id" not in client.session
+
+
+def test_a_reset_signs_out_every_app(client, user, mailoutbox):
+    phone = APIClient()
+    phone.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, name='phone').key}")
+    assert phone.get("/api/v1/accounts/").status_code == 200  # cached
+
+    client.post("/security/password/reset/", {"email": user.email})
+    set_password_page = client.get(reset_link(mailoutbox))
+    response = client.post(
+        set_password_page["Location"], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, follow=True
+    )
+    assert "Any browser or app that was signed in as you has been signed out." in response.content.decode()
+    assert phone.get("/api/v1/accounts/").status_code == 401
+    assert not ApiToken.objects.filter(user=user).exists()
+    revoked = AuditEvent.objects.get(user=user, action=AuditEvent.Action.TOKEN_REVOKED)
+    assert revoked.detail["reason"] == "password reset"

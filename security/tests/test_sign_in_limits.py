@@ -229,3 +229,25 @@ def test_old_counts_are_pruned(user):
     password_check(user.username, "wrong", ip="198.51.100.1", now=TEN_PAST + dt.timedelta(days=2))
     assert services.sign_in_failures_prune(now=TEN_PAST + dt.timedelta(days=2, minutes=5)) == 2  # account + address
     assert SignInFailureCount.objects.count() == 2
+
+
+def test_an_account_limit_of_zero_turns_the_account_limit_off(client, user, settings, one_window):
+    settings.LOGIN_ACCOUNT_MAX_FAILURES = 0
+    assert password_check(user.username, USER_PASSWORD, ip="198.51.100.1", now=TEN_PAST) == user
+    for n in range(3):
+        assert password_check(user.username, "wrong", ip=f"198.51.100.{n}", now=TEN_PAST) is None
+    assert password_check(user.username, USER_PASSWORD, ip="198.51.100.9", now=TEN_PAST) == user
+    assert not SignInFailureCount.objects.filter(scope=SignInFailureCount.Scope.ACCOUNT).exists()
+    response = client.post("/login/", {"username": user.username, "password": USER_PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_an_account_limit_of_zero_still_keeps_the_address_limit(user, settings):
+    settings.LOGIN_ACCOUNT_MAX_FAILURES = 0
+    settings.LOGIN_IP_MAX_FAILURES = 2
+    for _ in range(2):
+        assert password_check(user.username, "wrong", ip="198.51.100.1", now=TEN_PAST) is None
+    with pytest.raises(SignInBlocked) as blocked:
+        password_check(user.username, USER_PASSWORD, ip="198.51.100.1", now=TEN_PAST)
+    assert blocked.value.scope == SignInFailureCount.Scope.IP

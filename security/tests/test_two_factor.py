@@ -61,12 +61,15 @@ def test_turning_it_on_shows_the_secret_and_qr_then_the_recovery_codes_once(clie
     assert services.two_factor_secret(device=device) in setup.content.decode()
     assert client.get("/security/two-factor/").context["secret"] == services.two_factor_secret(device=device)
 
-    wrong = client.post("/security/two-factor/", {"code": "000000" if app_code(device) != "000000" else "111111"})
+    wrong = client.post(
+        "/security/two-factor/",
+        {"password": USER_PASSWORD, "code": "000000" if app_code(device) != "000000" else "111111"},
+    )
     assert "That code is not right" in wrong.content.decode()
     assert not services.two_factor_is_enabled(user=user)
 
     device.throttle_reset()  # the wrong code above started django-otp's back-off
-    response = client.post("/security/two-factor/", {"code": app_code(device)})
+    response = client.post("/security/two-factor/", {"password": USER_PASSWORD, "code": app_code(device)})
     codes = codes_on(response.content.decode())
     assert len(set(codes)) == 10
     assert response["Cache-Control"] == "no-store"
@@ -76,6 +79,32 @@ def test_turning_it_on_shows_the_secret_and_qr_then_the_recovery_codes_once(clie
     page = client.get("/security/").content.decode()
     assert "10 of 10 recovery codes left" in page
     assert codes_on(page) == []  # shown that once only
+
+
+def test_turning_it_on_needs_the_password_checked_within_the_limits(client, user, settings):
+    settings.LOGIN_ACCOUNT_MAX_FAILURES = 2
+    client.force_login(user)
+    assert 'autocomplete="current-password"' in client.get("/security/two-factor/").content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+
+    missing = client.post("/security/two-factor/", {"code": app_code(device)})
+    assert "This field is required" in missing.content.decode()
+    for _ in range(2):
+        wrong = client.post("/security/two-factor/", {"password": "not my password", "code": app_code(device)})
+        assert "That is not your password" in wrong.content.decode()
+    assert not services.two_factor_is_enabled(user=user)
+    assert SignInFailureCount.objects.get(scope="account").failures == 2
+
+    blocked = client.post("/security/two-factor/", {"password": USER_PASSWORD, "code": app_code(device)})
+    assert "Too many failed sign-in attempts for this account" in blocked.content.decode()
+    assert not services.two_factor_is_enabled(user=user)
+    assert not AuditEvent.objects.filter(user=user, action=AuditEvent.Action.TWO_FACTOR_ENABLED).exists()
+
+    SignInFailureCount.objects.all().delete()
+    response = client.post("/security/two-factor/", {"password": USER_PASSWORD, "code": app_code(device)})
+    assert len(codes_on(response.content.decode())) == 10
+    assert services.two_factor_is_enabled(user=user)
+    assert SignInFailureCount.objects.get(scope="account").failures == 0  # the right password is given back
 
 
 def test_sign_in_asks_for_the_code_and_signs_in_only_when_it_is_right(client, user, device):
