@@ -1,12 +1,15 @@
 """One user can neither read nor change another's data, on every API route."""
 
+import csv
+import io
+import zipfile
 from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from accounts.models import Connection, SyncJob
+from accounts.models import Account, Connection, SyncJob
 from accounts.tests.factories import AccountFactory, ConnectionFactory
 from budgets import services as budget_services
 from budgets.models import Budget, BudgetProfile
@@ -167,14 +170,25 @@ def test_linking_and_uploads_touch_nothing_of_another_user(user_client, victim_d
     assert RawPayload.objects.get(pk=victim_data["upload"]).status == RawPayload.Status.RECEIVED
 
 
+def test_an_account_name_in_a_body_names_the_callers_own_account(user_client, user, other_user, victim_data):
+    """Bodies reference accounts by name, never by id: another user's account name makes an
+    account of the caller's own and leaves theirs alone."""
+    victim_account = Account.objects.get(pk=victim_data["account"])
+    before = victim_account.transactions.count()
+    csv_file = io.BytesIO(b"Date,Description,Amount\n2026-11-03,MY TEA,-2.00\n")
+    csv_file.name = "mine.csv"
+    upload = user_client.post("/api/v1/imports/", {"file": csv_file}, format="multipart").json()
+    response = user_client.post(
+        f"/api/v1/imports/{upload['upload']['id']}/confirm", {"account_name": victim_account.name}, format="json"
+    )
+    assert response.status_code == 201
+    assert victim_account.transactions.count() == before
+    mine = Account.objects.get(user=user, name=victim_account.name)
+    assert list(mine.transactions.values_list("description", flat=True)) == ["MY TEA"]
+
+
 def test_exports_hold_only_the_callers_rows(user_client, client, user, victim_data, ingest):
-    import csv
-    import io
-    import zipfile
-
-    from accounts.tests.factories import AccountFactory as Accounts
-
-    ingest(Accounts.create(user=user, name="Mine"), (timezone.localdate(), "-1.00", "MY OWN COFFEE"))
+    ingest(AccountFactory.create(user=user, name="Mine"), (timezone.localdate(), "-1.00", "MY OWN COFFEE"))
     by_filter = user_client.get("/api/v1/transactions/export.csv", {"account": victim_data["account"]})
     assert b"".join(by_filter.streaming_content).decode().count("\r\n") == 1  # the header alone
     client.force_login(user)
