@@ -40,7 +40,16 @@ class SignInForm(AuthenticationForm):
         return self.cleaned_data
 
 
-class SignInCodeForm(forms.Form):
+class _UserCheckForm(forms.Form):
+    """A form whose checks run within the sign-in limits: they need the user and the request."""
+
+    def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user = user
+
+
+class SignInCodeForm(_UserCheckForm):
     """The second step: the app's code, or a recovery code."""
 
     code = forms.CharField(
@@ -49,11 +58,6 @@ class SignInCodeForm(forms.Form):
         widget=_code_input(autofocus="autofocus"),
         help_text="The 6-digit code your authenticator app shows now, or one of your recovery codes.",
     )
-
-    def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.request = request
-        self.user = user
 
     def clean_code(self) -> str:
         code = self.cleaned_data["code"]
@@ -66,7 +70,7 @@ class SignInCodeForm(forms.Form):
         return code
 
 
-class TwoFactorEnableForm(forms.Form):
+class TwoFactorEnableForm(_UserCheckForm):
     """The current password (a stolen session must not lock the owner out with its own app),
     then the new app's code."""
 
@@ -82,11 +86,6 @@ class TwoFactorEnableForm(forms.Form):
         help_text="The 6-digit code the app shows for Mint, to check it is set up right.",
     )
 
-    def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.request = request
-        self.user = user
-
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         try:
@@ -100,7 +99,7 @@ class TwoFactorEnableForm(forms.Form):
         return password
 
 
-class IdentityConfirmForm(forms.Form):
+class IdentityConfirmForm(_UserCheckForm):
     """The signed-in user's password, or a current code, before a change to how they sign in."""
 
     secret = forms.CharField(
@@ -109,11 +108,6 @@ class IdentityConfirmForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text="Your password, a code from your authenticator app, or a recovery code.",
     )
-
-    def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.request = request
-        self.user = user
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data["secret"]
