@@ -3,6 +3,7 @@ limits in security.services."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -48,6 +49,16 @@ class _UserCheckForm(forms.Form):
         self.request = request
         self.user = user
 
+    def _checked(self, value: str, check: Callable[[], bool], wrong: str, code: str | None = None) -> str:
+        """`value` if `check` passes; a field error if it fails, or if the sign-in limits refuse it."""
+        try:
+            verified = check()
+        except (services.SignInBlocked, services.TwoFactorThrottled) as refused:
+            raise ValidationError(str(refused), code="blocked") from None
+        if not verified:
+            raise ValidationError(wrong, code=code)
+        return value
+
 
 class SignInCodeForm(_UserCheckForm):
     """The second step: the app's code, or a recovery code."""
@@ -61,13 +72,11 @@ class SignInCodeForm(_UserCheckForm):
 
     def clean_code(self) -> str:
         code = self.cleaned_data["code"]
-        try:
-            verified = services.sign_in_check_code(request=self.request, user=self.user, code=code)
-        except (services.SignInBlocked, services.TwoFactorThrottled) as refused:
-            raise ValidationError(str(refused), code="blocked") from None
-        if not verified:
-            raise ValidationError("That code is not right. Codes change every 30 seconds, and each works once.")
-        return code
+        return self._checked(
+            code,
+            lambda: services.sign_in_check_code(request=self.request, user=self.user, code=code),
+            "That code is not right. Codes change every 30 seconds, and each works once.",
+        )
 
 
 class TwoFactorEnableForm(_UserCheckForm):
@@ -88,15 +97,12 @@ class TwoFactorEnableForm(_UserCheckForm):
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        try:
-            verified = services.identity_confirm(
-                request=self.request, user=self.user, secret=password, allow_code=False
-            )
-        except services.SignInBlocked as blocked:
-            raise ValidationError(blocked.message, code="blocked") from None
-        if not verified:
-            raise ValidationError("That is not your password.", code="password_incorrect")
-        return password
+        return self._checked(
+            password,
+            lambda: services.identity_confirm(request=self.request, user=self.user, secret=password, allow_code=False),
+            "That is not your password.",
+            code="password_incorrect",
+        )
 
 
 class IdentityConfirmForm(_UserCheckForm):
@@ -111,13 +117,11 @@ class IdentityConfirmForm(_UserCheckForm):
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data["secret"]
-        try:
-            verified = services.identity_confirm(request=self.request, user=self.user, secret=secret)
-        except services.SignInBlocked as blocked:
-            raise ValidationError(blocked.message, code="blocked") from None
-        if not verified:
-            raise ValidationError("That is neither your password nor a current code.")
-        return secret
+        return self._checked(
+            secret,
+            lambda: services.identity_confirm(request=self.request, user=self.user, secret=secret),
+            "That is neither your password nor a current code.",
+        )
 
 
 class LimitedPasswordChangeForm(PasswordChangeForm):
