@@ -23,10 +23,12 @@ def _empty_cache():
     the test left it alone. Anything that changes the map bumps it (services, admin, the
     reseeding after a flush), so a changed map is always rebuilt.
     """
+    from categories import selectors as category_selectors
     from categories.categorizer import MAP_VERSION_KEY
     from mint.services import _marked_active
 
     _marked_active.clear()  # ids are reused once a test's rows are rolled back
+    category_selectors._labels = (float("-inf"), {})
     version = cache.get(MAP_VERSION_KEY)
     cache.clear()
     if version is not None:

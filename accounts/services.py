@@ -90,6 +90,8 @@ def connection_create(
             app_id=app_id,
             app_version=app_version,
         )
+        # A URL typed by hand that the directory knows: the connection is named as the directory names it.
+        institution = Institution.objects.filter(ofx_url=url).order_by("pk").first()
     credentials = BankCredentials(login=login, password=password)
     named = None
     if account_id:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import account_list_for_user
 from categories.models import Category
+from categories.selectors import category_label
 from mint.http import AuthenticatedHttpRequest
 
 from . import services
@@ -150,11 +151,11 @@ def _save(
             form.add_error(field if field in form.fields else None, errors)
         return False
     if created:
-        messages.success(request, f"Added a ${budget.amount:,.2f} monthly budget for {category.path}.")
+        messages.success(request, f"Added a ${budget.amount:,.2f} monthly budget for {category_label(category.path)}.")
     else:
         messages.success(
             request,
-            f"Your {category.path} budget is now ${budget.amount:,.2f} a month, "
+            f"Your {category_label(category.path)} budget is now ${budget.amount:,.2f} a month, "
             f"with an alert at {budget.approaching_level}%.",
         )
     return True
@@ -165,7 +166,7 @@ def _save(
 def budget_remove(request: AuthenticatedHttpRequest, budget_id: int) -> HttpResponse:
     budget = get_object_or_404(budget_list_for_user(user=request.user), pk=budget_id)
     services.budget_delete(budget=budget)
-    messages.success(request, f"Removed your {budget.category.path} budget.")
+    messages.success(request, f"Removed your {category_label(budget.category.path)} budget.")
     return redirect("budgets:list")
 
 
@@ -188,7 +189,10 @@ def recommendations_accept(request: AuthenticatedHttpRequest) -> HttpResponse:
             request, f"Set {len(budgets)} budget{'s' if len(budgets) != 1 else ''} from the recommendations."
         )
     else:
-        messages.success(request, f"Your {budgets[0].category.path} budget is now ${budgets[0].amount:,.2f} a month.")
+        budget = budgets[0]
+        messages.success(
+            request, f"Your {category_label(budget.category.path)} budget is now ${budget.amount:,.2f} a month."
+        )
     return redirect("budgets:list")
 
 

@@ -184,8 +184,8 @@ def _alert_notify(*, user: User, budget: Budget, alert: BudgetAlert, spent: Deci
     else:
         subject = f"You're close to your {budget.category.name} budget"
     body = (
-        f"You have spent ${spent:,.2f} of your ${budget.amount:,.2f} monthly budget for {path} "
-        f"in {month:%B %Y} ({spent * 100 / budget.amount:.0f} %)."
+        f"You have spent ${spent:,.2f} of your ${budget.amount:,.2f} monthly budget for {budget.category.name} "
+        f"in {month:%B %Y} ({spent * 100 / budget.amount:.0f}%)."
     )
     notification_create(
         user=user,

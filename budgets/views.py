@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from accounts.selectors import account_list_for_user
+from categories.selectors import category_labels
 from mint.converters import MonthConverter, next_month, previous_month
 from mint.http import AuthenticatedHttpRequest
 from transactions.selectors import transaction_list_for_user
@@ -86,6 +87,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     spending = selectors.spending_for_month(user=request.user, month=month)
     trend = selectors.spending_trend(user=request.user, end_month=month)
     breakdown = _breakdown(spending)
+    labels = category_labels()
     chart_data = {
         "trend": {
             "months": [f"{row.month:%Y-%m}" for row in trend],
@@ -94,7 +96,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
             "income": [row.income for row in trend],
         },
         "breakdown": {
-            "labels": [row["group"] for row in breakdown if row["amount"] > 0],
+            "labels": [labels.get(row["group"], row["group"]) for row in breakdown if row["amount"] > 0],
             "amounts": [row["amount"] for row in breakdown if row["amount"] > 0],
         },
     }

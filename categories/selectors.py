@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,6 +15,34 @@ from .models import Category, CategoryVote, CrowdCategory, UnmatchedMerchant, Us
 
 def category_list() -> QuerySet[Category]:
     return Category.objects.select_related("parent").order_by("path")
+
+
+LABELS_MAX_AGE_SECONDS = 60
+LABEL_SEPARATOR = " \u203a "  # a single right-pointing angle quote: "Food > Groceries" typeset
+_labels: tuple[float, dict[str, str]] = (float("-inf"), {})
+
+
+def category_labels() -> dict[str, str]:
+    """path -> what people read: `food/groceries` -> "Food", the separator, "Groceries".
+
+    Read from the database at most once a minute per process: names change only in the admin,
+    and pages label dozens of rows each.
+    """
+    global _labels
+    read_at, labels = _labels
+    if time.monotonic() - read_at > LABELS_MAX_AGE_SECONDS:
+        names = dict(Category.objects.values_list("path", "name"))
+        labels = {
+            path: f"{names.get(path.rsplit('/', 1)[0], '')}{LABEL_SEPARATOR}{name}" if "/" in path else name
+            for path, name in names.items()
+        }
+        _labels = (time.monotonic(), labels)
+    return labels
+
+
+def category_label(path: str) -> str:
+    """What people read for a category path; a path no longer in the tree reads as itself."""
+    return category_labels().get(path, path)
 
 
 def category_paths_by_id() -> dict[int, str]:

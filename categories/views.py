@@ -30,5 +30,6 @@ def rule_update(request: AuthenticatedHttpRequest, rule_id: int) -> HttpResponse
         services.user_rule_set(
             user_id=request.user.pk, merchant_key=rule.merchant_key, merchant_name=rule.merchant_name, category=category
         )
-        messages.success(request, f"New {rule.merchant_name} transactions will go to {category.path}.")
+        label = selectors.category_label(category.path)
+        messages.success(request, f"New {rule.merchant_name} transactions will go to {label}.")
     return redirect("categories:rules")

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import account_list_for_user
-from categories.selectors import category_get_by_path, category_list
+from categories.selectors import category_get_by_path, category_label, category_list
 from mint.downloads import csv_streaming_response
 from mint.http import AuthenticatedHttpRequest, safe_next
 
@@ -82,7 +82,7 @@ def transaction_category_change(request: AuthenticatedHttpRequest, txn_id: int) 
             messages.error(request, " ".join(exc.messages))
         else:
             if always:
-                messages.success(request, f"{category.path}, now and from now on, for this merchant.")
+                messages.success(request, f"{category_label(category.path)}, now and from now on, for this merchant.")
             else:
-                messages.success(request, f"“{txn.description}” is now in {category.path}.")
+                messages.success(request, f"“{txn.description}” is now in {category_label(category.path)}.")
     return redirect(safe_next(request, "transactions:list"))

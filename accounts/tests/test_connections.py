@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.credentials import BankCredentials, credentials_decrypt, credentials_encrypt
-from accounts.models import Account, Connection, SyncJob
+from accounts.models import Account, Connection, Institution, SyncJob
 from accounts.providers.base import ProviderAuthError, ProviderDataError
 from mint.models import User
 from mint.services import user_mark_active
@@ -32,6 +32,13 @@ def linked(user, demo_bank, django_capture_on_commit_callbacks):
     User.objects.filter(pk=user.pk).update(last_active_on=timezone.localdate() - dt.timedelta(days=1))
     connection.refresh_from_db()
     return connection
+
+
+def test_a_bank_url_the_directory_knows_is_named_as_the_directory_names_it(user, demo_bank):
+    bank = Institution.objects.create(name="Demo Bank", ofx_url=demo_bank.url)
+    connection = services.connection_create(user=user, url=demo_bank.url, login="alice", password=demo_bank.password)
+    assert connection.institution == bank
+    assert connection.display_name == "Demo Bank"
 
 
 def daily_window_moment(settings, minutes_in: float) -> dt.datetime:

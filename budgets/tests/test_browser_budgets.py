@@ -108,7 +108,7 @@ def test_accept_recommendations_then_change_and_remove_budgets(live_server, brow
     food.get_by_label("Monthly amount").fill("150")
     food.get_by_label("Alert at").fill("50")
     food.get_by_label("Alert at").press("Enter")
-    page.wait_for_selector("text=Your food budget is now $150.00 a month, with an alert at 50%.")
+    page.wait_for_selector("text=Your Food budget is now $150.00 a month, with an alert at 50%.")
     food = budget(page, "food")
     assert "$84.27 of $150.00" in words(food.locator(".bar-label"))
     assert food.get_attribute("class") == "budget near"  # 56 %: past the 50 % alert
@@ -118,7 +118,7 @@ def test_accept_recommendations_then_change_and_remove_budgets(live_server, brow
     transport = budget(page, "transport")
     transport.locator("summary").click()
     transport.get_by_role("button", name="Remove").click()
-    page.wait_for_selector("text=Removed your transport budget.")
+    page.wait_for_selector("text=Removed your Transport budget.")
     assert page.locator("li.budget").count() == 1
     assert list(Budget.objects.filter(user=person).values_list("category__path", flat=True)) == ["food"]
 
@@ -126,7 +126,7 @@ def test_accept_recommendations_then_change_and_remove_budgets(live_server, brow
     page.select_option("#add-category", "transport/gas")
     page.fill("#add-amount", "60")
     page.get_by_role("button", name="Add budget").click()
-    page.wait_for_selector("text=Added a $60.00 monthly budget for transport/gas.")
+    page.wait_for_selector("text=Added a $60.00 monthly budget for Transport \u203a Gas.")
     assert page.locator("li.budget").count() == 2
     if phone:
         assert_no_horizontal_scroll(page)

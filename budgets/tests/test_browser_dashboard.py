@@ -82,7 +82,7 @@ def test_dashboard_draws_its_charts_over_tables_and_moves_between_months(
     assert chart_drawn(page, "breakdown")
     trend_row = page.locator("#trend-table tbody tr").first  # newest first
     assert trend_row.locator("td").all_inner_texts() == ["$138.12", "$2,850.00"]
-    assert page.locator("#breakdown-table tbody th").all_inner_texts() == ["food", "transport"]
+    assert page.locator("#breakdown-table tbody th").all_inner_texts() == ["Food", "Transport"]
     assert page.locator("#breakdown-table tbody tr", has_text="transport").locator("td").all_inner_texts() == [
         "$48.10",
         "35%",
@@ -142,7 +142,7 @@ def test_transactions_page_filters_and_recategorizes_always_for_the_merchant(
     row.locator("select").select_option("food/dining")
     row.locator("label.always input").check()
     row.locator("button[type=submit]").click()
-    page.wait_for_selector("text=food/dining, now and from now on, for this merchant.")
+    page.wait_for_selector("text=Food \u203a Dining, now and from now on, for this merchant.")
 
     coffee = Transaction.objects.get(user=person, description="SQ *BLUE BOTTLE COFFE")
     assert coffee.category.path == "food/dining"

@@ -186,7 +186,7 @@ def test_add_a_budget(logged_in, user):
     budget = Budget.objects.get(user=user)
     assert (budget.category.path, budget.amount, budget.approaching_percent) == ("transport/gas", D("1200.50"), None)
     assert response.redirect_chain == [("/budgets/", 302)]
-    assert "Added a $1,200.50 monthly budget for transport/gas." in response.content.decode()
+    assert "Added a $1,200.50 monthly budget for Transport \u203a Gas." in response.content.decode()
 
 
 def test_the_add_form_offers_spending_categories_without_a_budget(logged_in, user):
@@ -209,7 +209,7 @@ def test_change_a_budgets_amount_and_alert_level(logged_in, user):
 
     budget.refresh_from_db()
     assert (budget.amount, budget.approaching_percent) == (D("250.00"), 90)
-    assert "Your food budget is now $250.00 a month, with an alert at 90%." in response.content.decode()
+    assert "Your Food budget is now $250.00 a month, with an alert at 90%." in response.content.decode()
 
 
 def test_an_unchanged_default_level_stays_the_default_and_an_emptied_one_goes_back_to_it(logged_in, user):
@@ -228,14 +228,14 @@ def test_setting_a_category_that_has_a_budget_replaces_it(logged_in, user):
     services.budget_set(user=user, category=category("food"), amount=D("200.00"))
     response = logged_in.post("/budgets/save/", {"category": "food", "amount": "300"}, follow=True)
     assert Budget.objects.get(user=user).amount == D("300.00")
-    assert "Your food budget is now $300.00 a month" in response.content.decode()
+    assert "Your Food budget is now $300.00 a month" in response.content.decode()
 
 
 def test_remove_a_budget(logged_in, user):
     budget, _ = services.budget_set(user=user, category=category("food"), amount=D("200.00"))
     response = logged_in.post(f"/budgets/{budget.pk}/remove/", follow=True)
     assert not Budget.objects.filter(user=user).exists()
-    assert "Removed your food budget." in response.content.decode()
+    assert "Removed your Food budget." in response.content.decode()
 
 
 def test_removing_and_changing_only_take_posts(logged_in, user):
@@ -310,14 +310,14 @@ def test_accept_one_recommendation(logged_in, user, history):
 
     assert dict(Budget.objects.filter(user=user).values_list("category__path", "amount")) == {"food": D("110.00")}
     page = text(response.content.decode())
-    assert "Your food budget is now $110.00 a month." in page
+    assert "Your Food budget is now $110.00 a month." in page
     assert "Your budget is already $110.00." in page  # nothing left to accept for food
 
 
 def test_accept_all_recommendations(logged_in, user, history):
     services.budget_set(user=user, category=category("food"), amount=D("500.00"))
     page = text(logged_in.get("/budgets/").content.decode())
-    assert "Accepting all replaces your current food budget." in page
+    assert "Accepting all replaces your current Food budget." in page
     assert "instead of your $500.00" in page
 
     response = logged_in.post("/budgets/recommendations/accept/", {"all": "1"}, follow=True)

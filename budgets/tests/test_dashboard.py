@@ -83,7 +83,7 @@ def test_dashboard_chart_data_matches_the_tables(logged_in, history):
     assert data["trend"]["months"][-3:] == ["2026-01", "2026-02", "2026-03"]
     assert data["trend"]["spending"][-3:] == ["80.00", "0.00", "53.85"]
     assert data["trend"]["income"][-3] == "2850.00"
-    assert data["breakdown"] == {"labels": ["transport", "food"], "amounts": ["48.10", "5.75"]}
+    assert data["breakdown"] == {"labels": ["Transport", "Food"], "amounts": ["48.10", "5.75"]}
 
 
 def test_month_navigation_links_to_the_neighbouring_months(logged_in, history):

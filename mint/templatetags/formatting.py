@@ -1,8 +1,8 @@
 from decimal import Decimal
 
 from django import template
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
+
+from categories.selectors import category_label as label_of
 
 register = template.Library()
 MINUS_SIGN = "\u2212"  # typographic minus: reads better than a hyphen next to a dollar sign
@@ -19,6 +19,6 @@ def money(value, signed: str = "") -> str:
 
 
 @register.filter
-def category_path(path: str) -> str:
-    """`food/groceries` with a line-break opportunity after the slash, for narrow screens."""
-    return mark_safe("/<wbr>".join(escape(part) for part in str(path).split("/")))  # noqa: S308  (parts escaped)
+def category_label(path: str) -> str:
+    """`food/groceries` -> "Food > Groceries", typeset."""
+    return label_of(str(path))

@@ -29,7 +29,7 @@ def test_dashboard_shows_this_months_spending_and_recent_transactions(logged_in,
     ingest(account, (timezone.localdate(), "-84.27", "WHOLE FOODS MKT #10234"))
     page = logged_in.get("/").content.decode()
     assert "$84.27" in page
-    assert "food/<wbr>groceries" in page
+    assert "Food \u203a Groceries" in page
     assert "WHOLE FOODS MKT #10234" in page
     assert "Everyday Checking" in page
 
