@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mint.api import error_body
 from mint.http import request_user
 from security.models import AuditEvent
 
@@ -121,7 +122,7 @@ def _job_accepted(request: Request, connection: Connection) -> Response:
     try:
         job, _ = services.connection_refresh(connection=connection)
     except services.RefreshTooSoon as exc:
-        body = {"detail": str(exc), "job": SyncJobOutputSerializer(exc.job).data}
+        body = error_body(str(exc), "throttled", job=SyncJobOutputSerializer(exc.job).data)
         return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(exc.retry_after)})
     location = request.build_absolute_uri(reverse("sync-job-detail", kwargs={"pk": job.pk}))
     return Response(SyncJobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})

@@ -3,6 +3,7 @@ import json
 
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,9 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from categories.selectors import category_get_by_path
+from mint.converters import month_from_query
 from mint.http import request_user
 
 from . import selectors, services
+from .progress import budget_progress
 from .recommendations import budget_recommendations
 from .serializers import (
     BudgetChangeInputSerializer,
@@ -24,10 +27,12 @@ from .serializers import (
     BudgetListOutputSerializer,
     BudgetOutputSerializer,
     BudgetPreferencesSerializer,
+    BudgetProgressListOutputSerializer,
     RecommendationAcceptInputSerializer,
     RecommendationListOutputSerializer,
     RecommendationOutputSerializer,
     SpendingOutputSerializer,
+    SpendingTrendOutputSerializer,
     spending_representation,
 )
 
@@ -102,6 +107,15 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         recommendations = budget_recommendations(user=request_user(request))
         return Response({"results": RecommendationOutputSerializer(recommendations, many=True).data})
 
+    @extend_schema(responses=BudgetProgressListOutputSerializer)
+    @action(detail=False, methods=["get"])
+    def progress(self, request: Request) -> Response:
+        """This month's progress per budget: spent, left, state, last month and the month-end projection."""
+        today = timezone.localdate()
+        rows = budget_progress(user=request_user(request), today=today)
+        body = {"month": today.replace(day=1), "results": rows}
+        return Response(BudgetProgressListOutputSerializer(body).data)
+
     @extend_schema(request=RecommendationAcceptInputSerializer, responses=BudgetListOutputSerializer)
     @action(detail=False, methods=["post"], url_path="recommendations/accept")
     def recommendations_accept(self, request: Request) -> Response:
@@ -112,6 +126,22 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             user=request_user(request), categories=data.validated_data.get("categories")
         )
         return Response({"results": self.get_serializer(budgets, many=True).data})
+
+
+class SpendingTrendApi(APIView):
+    """GET /api/v1/spending/trend/?end=YYYY-MM: the dashboard's 12 months of spending and income."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("end", str, description="Last month, YYYY-MM (this month by default)")],
+        responses=SpendingTrendOutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        end = request.query_params.get("end")
+        end_month = month_from_query(end) if end else selectors.current_month()
+        if end_month is None:
+            raise ValidationError({"end": ["Give a month as YYYY-MM."]})
+        trend = selectors.spending_trend(user=request_user(request), end_month=end_month)
+        return Response(SpendingTrendOutputSerializer({"results": trend}).data)
 
 
 class SpendingApi(APIView):

@@ -61,6 +61,40 @@ class BudgetListOutputSerializer(serializers.Serializer):
     results = BudgetOutputSerializer(many=True)
 
 
+class BudgetProgressOutputSerializer(serializers.Serializer):
+    """One budget this month, as the budgets page shows it; a parent category's figures include its children."""
+
+    budget_id = serializers.IntegerField()
+    category = serializers.CharField(help_text="Category path")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    approaching_percent = serializers.IntegerField(help_text="The level in force: the budget's own, else the default")
+    spent = serializers.DecimalField(max_digits=14, decimal_places=2)
+    remaining = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Negative when over budget")
+    percent_used = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["ok", "near", "over"])
+    last_month = serializers.DecimalField(max_digits=14, decimal_places=2)
+    projected = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Month-end spending if the month goes on at its pace so far"
+    )
+
+
+class BudgetProgressListOutputSerializer(serializers.Serializer):
+    month = serializers.DateField(format="%Y-%m")
+    results = BudgetProgressOutputSerializer(many=True)
+
+
+class TrendMonthOutputSerializer(serializers.Serializer):
+    month = serializers.DateField(format="%Y-%m")
+    spending = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Refunds lower it")
+    income = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class SpendingTrendOutputSerializer(serializers.Serializer):
+    """Spending and income per month, oldest first, the last month being `end` (this month by default)."""
+
+    results = TrendMonthOutputSerializer(many=True)
+
+
 class RecommendationAcceptInputSerializer(serializers.Serializer):
     categories = serializers.ListField(
         child=serializers.CharField(max_length=90),

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +10,7 @@ from django.shortcuts import render
 
 from accounts.selectors import account_list_for_user
 from categories.selectors import category_labels
-from mint.converters import MonthConverter, next_month, previous_month
+from mint.converters import month_from_query, next_month, previous_month
 from mint.http import AuthenticatedHttpRequest
 from transactions.selectors import transaction_list_for_user
 
@@ -20,16 +18,6 @@ from . import selectors
 
 RECENT_TRANSACTIONS = 12
 ZERO = Decimal("0")
-
-
-def _month_from_query(value: str | None) -> dt.date | None:
-    """`?month=YYYY-MM`; anything else (missing, malformed, out of range) is None: the current month."""
-    if not value or not re.fullmatch(MonthConverter.regex, value):
-        return None
-    try:
-        return MonthConverter().to_python(value)
-    except ValueError:
-        return None
 
 
 def _percent(part: Decimal, whole: Decimal) -> int:
@@ -83,7 +71,7 @@ def _breakdown(summary: selectors.SpendingSummary) -> list[dict[str, Any]]:
 @login_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     this_month = selectors.current_month()
-    month = _month_from_query(request.GET.get("month")) or this_month
+    month = month_from_query(request.GET.get("month")) or this_month
     spending = selectors.spending_for_month(user=request.user, month=month)
     trend = selectors.spending_trend(user=request.user, end_month=month)
     breakdown = _breakdown(spending)

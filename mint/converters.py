@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 # Months the app can represent, with room to compute the month after.
 FIRST_YEAR = 1900
@@ -29,3 +30,13 @@ class MonthConverter:
 
     def to_url(self, value: dt.date) -> str:
         return f"{value:%Y-%m}"
+
+
+def month_from_query(value: str | None) -> dt.date | None:
+    """`?month=YYYY-MM`; anything else (missing, malformed, out of range) is None."""
+    if not value or not re.fullmatch(MonthConverter.regex, value):
+        return None
+    try:
+        return MonthConverter().to_python(value)
+    except ValueError:
+        return None

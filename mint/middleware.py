@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .api import error_body
 from .services import user_mark_active
 
 logger = logging.getLogger("mint.fallback")
@@ -29,7 +30,7 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.warning("database unavailable: %s", exception.__class__.__name__)
         if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"detail": UNAVAILABLE}, status=503)
+            response: HttpResponse = JsonResponse(error_body(UNAVAILABLE, "unavailable"), status=503)
         else:
             # Rendered without the request: its context (the user, unread notices) needs the database.
             response = HttpResponse(render_to_string("503.html", {"message": UNAVAILABLE}), status=503)

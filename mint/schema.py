@@ -20,17 +20,17 @@ MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "An error the request cannot be retried unchanged after.",
-    "properties": {"detail": {"type": "string"}},
-    "required": ["detail"],
+    "description": "Every error: `detail` to show the user, `code` for programs (mint.api.error_body).",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "required": ["detail", "code"],
 }
-# DRF's validation errors: field name -> messages (nested for nested fields), or a list of messages.
 VALIDATION_ERROR_SCHEMA = {
-    "description": "What was wrong with the request, by field (`non_field_errors` for the whole of it).",
-    "oneOf": [
-        {"type": "object", "additionalProperties": {}},
-        {"type": "array", "items": {"type": "string"}},
-    ],
+    "type": "object",
+    "description": "`detail` (the first problem) and `code`, and every message by field name, nested for "
+    "nested fields (`non_field_errors` for the request as a whole).",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "required": ["detail", "code"],
+    "additionalProperties": {},
 }
 
 

@@ -5,10 +5,10 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import ConnectApi, SimpleFinConnectApi
-from budgets.api import SpendingApi
+from budgets.api import SpendingApi, SpendingTrendApi
 from budgets.views import dashboard
 from security import views as security_views
-from security.api import ApiTokenCreateApi, ApiTokenLogoutApi
+from security.api import ApiTokenCreateApi, ApiTokenLogoutApi, PasswordChangeApi
 
 from . import data_views, views
 from .api import build_router
@@ -25,9 +25,11 @@ api_v1: list[URLPattern | URLResolver] = [
     re_path(r"^account/?$", ConnectApi.as_view(), name="api_connect"),
     re_path(r"^connections/simplefin/?$", SimpleFinConnectApi.as_view(), name="api_connect_simplefin"),
     re_path(r"^spending/current/?$", SpendingApi.as_view(), name="api_spending_current"),
+    re_path(r"^spending/trend/?$", SpendingTrendApi.as_view(), name="api_spending_trend"),
     path("spending/<month:month>/", SpendingApi.as_view(), name="api_spending_month"),
     re_path(r"^me/export(?:\.zip)?/?$", UserDataExportApi.as_view(), name="api_user_data_export"),
     re_path(r"^me/delete/?$", UserDeleteApi.as_view(), name="api_user_delete"),
+    re_path(r"^me/password/?$", PasswordChangeApi.as_view(), name="api_password_change"),
     path("", include(build_router().urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", ApiDocsView.as_view(), name="api_docs"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -17,12 +18,14 @@ from rest_framework.views import APIView
 from mint.http import request_user
 
 from . import selectors, services
+from .forms import LimitedPasswordChangeForm
 from .models import ApiToken, AuditEvent
 from .serializers import (
     ApiTokenCreatedOutputSerializer,
     ApiTokenCreateInputSerializer,
     ApiTokenOutputSerializer,
     AuditEventOutputSerializer,
+    PasswordChangeInputSerializer,
 )
 
 
@@ -84,6 +87,45 @@ class ApiTokenLogoutApi(APIView):
             raise ValidationError({"non_field_errors": ["This request was not made with an API token."]})
         services.api_token_revoke(token=request.auth, request=request._request, reason="signed out")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    """POST /api/v1/me/password: the current password and a new one.
+
+    As on the web page: the old password is checked within the sign-in limits and the new one
+    against the password validators, and every API token is revoked. The answer carries a new
+    token for the calling app, so the one that changed the password stays signed in.
+    """
+
+    @extend_schema(request=PasswordChangeInputSerializer, responses={200: ApiTokenCreatedOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request_user(request)
+        new_password = data.validated_data["new_password"]
+        form = LimitedPasswordChangeForm(
+            user,
+            {
+                "old_password": data.validated_data["old_password"],
+                "new_password1": new_password,
+                "new_password2": new_password,
+            },
+            request=request._request,
+        )
+        if not form.is_valid():
+            errors = form.errors.get_json_data()
+            raise ValidationError(
+                {
+                    ("new_password" if field.startswith("new_password") else field): [e["message"] for e in messages]
+                    for field, messages in errors.items()
+                }
+            )
+        name = request.auth.name if isinstance(request.auth, ApiToken) else ""
+        with transaction.atomic():
+            form.save()
+            services.password_changed(user=user, request=request._request)
+            new = services.api_token_create(user=user, name=name, request=request._request)
+        return Response(ApiTokenCreatedOutputSerializer(new.token, context={"request": request, "key": new.key}).data)
 
 
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):

@@ -56,6 +56,11 @@ class ApiTokenCreatedOutputSerializer(ApiTokenOutputSerializer):
         return self.context["key"]
 
 
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = serializers.CharField(trim_whitespace=False, max_length=4096)
+    new_password = serializers.CharField(trim_whitespace=False, max_length=4096)
+
+
 class AuditEventOutputSerializer(serializers.ModelSerializer):
     description = serializers.CharField(source="get_action_display")
     browser = serializers.SerializerMethodField()

@@ -139,7 +139,7 @@ def test_an_unknown_api_url_is_a_json_404(user_client, path):
     # Django's HTML page, which an app expecting JSON cannot read.
     response = user_client.get(path)
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 @pytest.mark.django_db

@@ -21,6 +21,13 @@ def _one_window(settings):
     settings.LOGIN_IP_WINDOW_SECONDS = 10**9
 
 
+REFUSED = {
+    "detail": "Unable to log in with provided credentials.",
+    "code": "invalid",
+    "non_field_errors": ["Unable to log in with provided credentials."],
+}
+
+
 def works(api_client, token: str) -> bool:
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     ok = api_client.get("/api/v1/accounts/").status_code == 200
@@ -34,7 +41,7 @@ def test_without_two_factor_the_endpoint_answers_as_before(api_client, user):
     assert works(api_client, response.json()["token"])
     wrong = api_client.post(TOKEN_URL, {"username": user.username, "password": "nope"})
     assert wrong.status_code == 400
-    assert wrong.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+    assert wrong.json() == REFUSED
     assert AuditEvent.objects.filter(user=user, action=AuditEvent.Action.LOGIN, detail__via="api_token").count() == 1
 
 
@@ -49,11 +56,11 @@ def test_with_two_factor_a_token_needs_the_code(api_client, user):
     assert "two-factor" in missing.json()["otp"][0]
 
     wrong_password = api_client.post(TOKEN_URL, {**credentials, "password": "nope", "otp": app_code(device)})
-    assert wrong_password.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+    assert wrong_password.json() == REFUSED
 
     wrong = api_client.post(TOKEN_URL, {**credentials, "otp": "000000" if app_code(device) != "000000" else "1"})
     assert wrong.status_code == 400
-    assert wrong.json() == {"otp": ["That code is not right."]}
+    assert wrong.json() == {"detail": "That code is not right.", "code": "invalid", "otp": ["That code is not right."]}
 
     device.throttle_reset()
     code = app_code(device)

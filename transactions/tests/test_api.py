@@ -49,7 +49,7 @@ def test_patch_with_an_unknown_category_is_a_400(user_client, account, ingest):
     txn = Transaction.objects.get()
     response = user_client.patch(f"/api/v1/transactions/{txn.pk}/", {"category": "food/caviar"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"category": ["Unknown category."]}
+    assert response.json() == {"detail": "Unknown category.", "code": "invalid", "category": ["Unknown category."]}
 
 
 def test_put_and_delete_are_not_allowed(user_client, account, ingest):
