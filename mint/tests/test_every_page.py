@@ -1,7 +1,8 @@
 """Every page a user can reach, in a real headless Chromium at laptop and phone widths.
 
 Each page is saved as a screenshot artifact (artifacts/pages/<page>-<width>.png), must not
-scroll sideways, must raise no script error, and must have no serious or critical violation
+scroll sideways, must raise no script error, must show where the keyboard focus is on its
+first controls, and must have no serious or critical violation
 by axe-core (the copy in mint/tests/vendor/axe-core/, injected by the test, never shipped).
 The data is a year of the demo bank's history pulled through the real OFX path, budgets
 accepted from the recommendations, the alerts they raise, a rule and a CSV waiting for its
@@ -76,6 +77,25 @@ def axe_serious(page) -> list[str]:
     return list(found)
 
 
+def focus_unseen(page, name: str, presses: int = 25) -> list[str]:
+    """Tab through the page's first controls: each must show where the focus is."""
+    problems = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        seen = page.evaluate(
+            """() => {
+                const el = document.activeElement;
+                if (!el || el === document.body) return null;
+                const style = getComputedStyle(el);
+                const outlined = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2;
+                return [outlined || style.boxShadow !== "none", el.outerHTML.slice(0, 80)];
+            }"""
+        )
+        if seen is not None and not seen[0]:
+            problems.append(f"{name}: no visible focus on {seen[1]}")
+    return problems
+
+
 def look_at(page, url: str, name: str, width: str, *, axe: bool = True) -> list[str]:
     """Open a page, save its screenshot, and return what is wrong with it."""
     response = page.goto(url)
@@ -139,6 +159,7 @@ def test_every_signed_in_page_is_finished_and_accessible(live_server, browser, h
     problems = []
     for name, path in pages.items():
         problems += look_at(page, base + path, name, width)
+        problems += focus_unseen(page, name)
 
     # The same pages after something went wrong: errors sit next to their fields.
     page.goto(f"{base}/security/password/")
@@ -201,6 +222,7 @@ def test_every_public_page_is_finished_and_accessible(live_server, browser, widt
         "unsubscribe": f"/notifications/unsubscribe/{email_unsubscribe_token(user=user)}/",
     }.items():
         problems += look_at(page, live_server.url + path, name, width)
+        problems += focus_unseen(page, name)
     # Swagger UI is a third-party developer tool: its operation rows nest buttons (axe's
     # nested-interactive), which only upstream can change. It is looked at, not scanned.
     problems += look_at(page, f"{live_server.url}/api/v1/docs/", "api-docs", width, axe=False)

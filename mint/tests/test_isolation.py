@@ -84,6 +84,7 @@ LIST_CASES = [
     "transaction-list",
     "budget-list",
     "budget-recommendations",
+    "budget-progress",
     "notification-list",
     "rule-list",
     "api-token-list",

@@ -234,7 +234,7 @@ def assert_clear_503(path: str, status: int, kind: str, body: str) -> None:
     assert status == 503, f"{path} answered {status} while the database was down"
     if path.startswith("/api/"):
         assert kind.startswith("application/json")
-        assert json.loads(body) == {"detail": UNAVAILABLE}
+        assert json.loads(body) == {"detail": UNAVAILABLE, "code": "unavailable"}
     else:
         assert kind.startswith("text/html")
         assert UNAVAILABLE in body
