@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from categories.selectors import category_get_by_path
 from mint.converters import month_from_query
+from mint.db_router import replica_read_path
 from mint.http import request_user
 
 from . import selectors, services
@@ -109,6 +110,7 @@ class BudgetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(responses=BudgetProgressListOutputSerializer)
     @action(detail=False, methods=["get"])
+    @replica_read_path
     def progress(self, request: Request) -> Response:
         """This month's progress per budget: spent, left, state, last month and the month-end projection."""
         today = timezone.localdate()
@@ -135,6 +137,7 @@ class SpendingTrendApi(APIView):
         parameters=[OpenApiParameter("end", str, description="Last month, YYYY-MM (this month by default)")],
         responses=SpendingTrendOutputSerializer,
     )
+    @replica_read_path
     def get(self, request: Request) -> Response:
         end = request.query_params.get("end")
         end_month = month_from_query(end) if end else selectors.current_month()
@@ -161,6 +164,7 @@ class SpendingApi(APIView):
             304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match"),
         },
     )
+    @replica_read_path
     def get(self, request: Request, month=None) -> HttpResponseBase:
         summary = selectors.spending_for_month(user=request_user(request), month=month)
         body = json.dumps(spending_representation(summary), separators=(",", ":")).encode()

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from accounts.selectors import account_list_for_user
 from categories.selectors import category_labels
 from mint.converters import month_from_query, next_month, previous_month
+from mint.db_router import replica_read_path
 from mint.http import AuthenticatedHttpRequest
 from transactions.selectors import transaction_list_for_user
 
@@ -69,6 +70,7 @@ def _breakdown(summary: selectors.SpendingSummary) -> list[dict[str, Any]]:
 
 
 @login_required
+@replica_read_path
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     this_month = selectors.current_month()
     month = month_from_query(request.GET.get("month")) or this_month

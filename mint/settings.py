@@ -143,6 +143,22 @@ else:
     # A new connection per request costs ~10x the request itself; keep them open.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Read replicas (PostgreSQL streaming replicas), comma-separated URLs: `replica_0`, `replica_1`...
+# Only the read path marked for them uses them (mint.db_router); unset, there is one database.
+DATABASE_REPLICAS: list[str] = []
+for _n, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[])):
+    _replica = env.db_url_config(_url)
+    if _replica["ENGINE"] != DATABASES["default"]["ENGINE"] or "sqlite" in _replica["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs PostgreSQL, for DATABASE_URL and every replica.")
+    _replica.update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True)
+    DATABASES[f"replica_{_n}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_n}")
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["mint.db_router.ReplicaRouter"]
+    MIDDLEWARE.append("mint.db_router.ReplicaReadYourWritesMiddleware")  # after auth: marks the writer
+# After a user writes, their read path stays on the primary until a replica has replayed the
+# write, checked for this long at most (a replica further behind is read as caught up).
+REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and serving store. Redis through REDIS_URL; a dead Redis must not fail a request,

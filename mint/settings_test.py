@@ -18,7 +18,7 @@ if "VAR_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["VAR_DIR"], ignore_errors=True)
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES, REDIS_URL, STATIC_ROOT, STORAGES, VAR_DIR
+from .settings import DATABASE_REPLICAS, DATABASES, REDIS_URL, STATIC_ROOT, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -28,6 +28,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, like the embedded default, not Django's shared in-memory database: that one
     # answers two writers at once with "table is locked" instead of waiting as SQLite does.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+for _alias in DATABASE_REPLICAS:
+    # The test database has no replica: the aliases read the test database itself.
+    DATABASES[_alias]["TEST"] = {"MIRROR": "default"}
 if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

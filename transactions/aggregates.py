@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from mint.converters import next_month
 from mint.db import increment_upsert, transaction_lock, transaction_locks
+from mint.db_router import replica_mark_written
 from mint.models import User
 from mint.tasks import enqueue_on_commit
 
@@ -72,6 +73,8 @@ def after_spending_change(user_id: int, months: Iterable[dt.date]) -> None:
     if not month_list:
         return
     transaction.on_commit(lambda: spending_cache_refresh(user_id=user_id, months=month_list))
+    if settings.DATABASE_REPLICAS:  # the user's next reads wait for a read replica to have this change
+        transaction.on_commit(lambda: replica_mark_written(user_id=user_id))
     enqueue_on_commit("budgets.tasks.spending_changed", user_id, [month.isoformat() for month in month_list])
 
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from accounts.providers.base import ProviderDataError
 from accounts.providers.files import CsvMapping
 from categories.selectors import category_get_by_path
+from mint.db_router import replica_read_path
 from mint.downloads import CsvRenderer, csv_streaming_response
 from mint.http import request_user
 
@@ -48,6 +49,10 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         filters = TransactionFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.transaction_list_for_user(user=request_user(self.request), **filters.validated_data)
+
+    @replica_read_path
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(request=TransactionCategoryInputSerializer, responses=TransactionOutputSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import account_list_for_user
 from categories.selectors import category_get_by_path, category_label, category_list
+from mint.db_router import replica_read_path
 from mint.downloads import csv_streaming_response
 from mint.http import AuthenticatedHttpRequest, safe_next
 
@@ -37,6 +38,7 @@ def _filters_chosen(query: QueryDict) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @login_required
+@replica_read_path
 def transaction_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     chosen, errors = _filters_chosen(request.GET)
     page = Paginator(selectors.transaction_list_for_user(user=request.user, **chosen), PAGE_SIZE).get_page(

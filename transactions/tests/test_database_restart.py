@@ -11,25 +11,16 @@ lease lets the redelivery take over the job that was running, and every row is t
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import http.client
 import json
 import os
-import pwd
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connections
@@ -41,6 +32,17 @@ from accounts.tests.factories import ConnectionFactory
 from accounts.tests.ofx_servers import ACCOUNT_ID, BANK_ID, ofx_server, server_url, statement
 from mint.middleware import UNAVAILABLE
 from mint.tests.factories import UserFactory
+from mint.tests.postgres import (
+    BASE_DIR,
+    POSTGRES_BIN,
+    ThrowawayPostgres,
+    default_pointed_at,
+    free_port,
+    migrate,
+    start_process,
+    stop_process,
+    wait_for,
+)
 from security.services import api_token_create
 from transactions.aggregates import spending_drift
 from transactions.models import MonthlySpending, Transaction
@@ -49,22 +51,9 @@ CONNECTIONS, ROWS = 4, 4_000
 # The job lease (the task timeout) and the broker's redelivery, short for the test.
 TIMEOUT, RETRY = 8, 10
 OUTAGE_SECONDS = 3
-BASE_DIR = Path(settings.BASE_DIR)
 HTML_PAGES = ["/", "/transactions/", "/accounts/", "/budgets/"]
 API_READS = ["/api/v1/transactions/", "/api/v1/accounts/", "/api/v1/connections/", "/api/v1/sync-jobs/"]
 WIDGET = "/api/v1/spending/current/"
-
-
-def _postgres_bin() -> Path | None:
-    """The newest PostgreSQL server binaries installed (Debian keeps them per version)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
-    if found:
-        return found[-1].parent
-    pg_ctl = shutil.which("pg_ctl")
-    return Path(pg_ctl).parent if pg_ctl else None
-
-
-POSTGRES_BIN = _postgres_bin()
 
 pytestmark = [
     pytest.mark.skipif(
@@ -76,94 +65,18 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def job_status(job_id: int) -> str:
     return SyncJob.objects.values_list("status", flat=True).get(pk=job_id)
 
 
-class ThrowawayPostgres:
-    """A PostgreSQL cluster in a temporary folder, on a free loopback port, for one test.
-
-    The server refuses to run as root, so as root the cluster belongs to the `postgres` user.
-    fsync is off: the test restarts the server (a clean shutdown writes everything), it never
-    crashes the machine, and a fsync per commit would only slow the test down.
-    """
-
-    def __init__(self) -> None:
-        assert POSTGRES_BIN is not None
-        self.root = Path(tempfile.mkdtemp(prefix="mint-pg-"))
-        self.as_owner: list[str] = []
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.root, owner.pw_uid, owner.pw_gid)
-            self.as_owner = ["runuser", "-u", "postgres", "--"]
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/mint"
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-        self.start()
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as db:
-            db.execute("CREATE DATABASE mint")
-
-    def _run(self, program: str, *args: str) -> None:
-        assert POSTGRES_BIN is not None
-        subprocess.run(  # noqa: S603  (the installed PostgreSQL binaries)
-            [*self.as_owner, str(POSTGRES_BIN / program), *args], check=True, capture_output=True, timeout=60
-        )
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-o", options, "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # not running
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture
 def throwaway_db(transactional_db) -> Iterator[ThrowawayPostgres]:
-    """A migrated throwaway cluster, and this process's default connection pointed at it.
-
-    The test's own ORM calls (factories, checks) then reach the same database as the site and
-    the workers. The connection is pointed back before pytest-django cleans the test database.
-    """
+    """A migrated throwaway cluster, and this process's default connection pointed at it."""
     server = ThrowawayPostgres()
     try:
-        subprocess.run(  # noqa: S603  (our own manage.py)
-            [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "-v0"],
-            env={**os.environ, "DATABASE_URL": server.url},
-            cwd=BASE_DIR,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        default = connections["default"]
-        saved = dict(default.settings_dict)
-        default.close()
-        default.settings_dict.update(HOST="127.0.0.1", PORT=str(server.port), NAME="mint", USER="postgres", PASSWORD="")
-        try:
+        migrate(server.url)
+        with default_pointed_at(server):
             yield server
-        finally:
-            default.close()
-            default.settings_dict.clear()
-            default.settings_dict.update(saved)
     finally:
         server.remove()
 
@@ -179,19 +92,6 @@ def service_env(database_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SYNC_MANUAL_MIN_SECONDS": "0",
     }
-
-
-def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603  (our own programs)
-            args, env=env, cwd=BASE_DIR, process_group=0, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 @dataclass
