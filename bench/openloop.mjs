@@ -34,7 +34,14 @@ const result = await loadTest({
 	timeout: 10000,
 	quiet: true,
 	requestGenerator(options, params, request, onResponse) {
-		params.headers.authorization = `Token ${tokens[(offset + sent) % tokens.length]}`
+		const line = tokens[(offset + sent) % tokens.length]
+		// A line `Name: value` (bench/pages.py: a session cookie) is sent as that header instead.
+		const colon = line.indexOf(': ')
+		if (colon > 0) {
+			params.headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 2)
+		} else {
+			params.headers.authorization = `Token ${line}`
+		}
 		sent += 1
 		return request(params, onResponse)
 	},

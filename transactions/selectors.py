@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from categories.models import Category
+from categories.models import Category, Merchant
 from mint.converters import next_month
 from mint.models import User
 
@@ -48,7 +48,10 @@ def transaction_list_for_user(
     if merchant:
         queryset = queryset.filter(Q(merchant__name__icontains=merchant) | Q(merchant_key__icontains=merchant))
     if q:
-        queryset = queryset.filter(Q(description__icontains=q) | Q(memo__icontains=q) | Q(merchant__name__icontains=q))
+        # The merchants as a subquery, not a join: joined, every one of the user's rows was
+        # matched against the merchant table before the filter (bench/pages.py, ?q=).
+        merchants = Merchant.objects.filter(name__icontains=q).values("pk")
+        queryset = queryset.filter(Q(description__icontains=q) | Q(memo__icontains=q) | Q(merchant__in=merchants))
     if amount_min is not None or amount_max is not None:
         low = amount_min if amount_min is not None else ZERO
         money_in, money_out = Q(amount__gte=low), Q(amount__lte=-low)
