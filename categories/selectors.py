@@ -65,6 +65,16 @@ def user_rules_for(*, user_id: int) -> dict[str, int]:
     return dict(UserRule.objects.filter(user_id=user_id).values_list("merchant_key", "category_id"))
 
 
+def user_rules_for_users(*, user_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """user id -> (merchant key -> category id): `user_rules_for` of many users in one query."""
+    rules: dict[int, dict[str, int]] = {}
+    for user_id, key, category_id in UserRule.objects.filter(user_id__in=list(user_ids)).values_list(
+        "user_id", "merchant_key", "category_id"
+    ):
+        rules.setdefault(user_id, {})[key] = category_id
+    return rules
+
+
 def user_rule_list_for_user(*, user: User) -> QuerySet[UserRule]:
     return UserRule.objects.filter(user=user).select_related("category")
 

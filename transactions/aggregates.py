@@ -9,9 +9,10 @@ in commit order, and the cached month is always the last committed one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
@@ -27,7 +28,12 @@ from mint.models import User
 from mint.tasks import enqueue_on_commit
 
 from .models import MonthlySpending, Transaction
-from .selectors import months_spending_from_db, spending_cache_key, spending_last_known_key
+from .selectors import (
+    months_spending_from_db,
+    spending_cache_key,
+    spending_last_known_key,
+    users_months_spending_from_db,
+)
 
 MonthCategory = tuple[dt.date, int]
 CENT = Decimal("0.01")
@@ -76,6 +82,50 @@ def after_spending_change(user_id: int, months: Iterable[dt.date]) -> None:
     if settings.DATABASE_REPLICAS:  # the user's next reads wait for a read replica to have this change
         transaction.on_commit(lambda: replica_mark_written(user_id=user_id))
     enqueue_on_commit("budgets.tasks.spending_changed", user_id, [month.isoformat() for month in month_list])
+
+
+def after_spending_change_many(user_months: Mapping[int, Iterable[dt.date]], *, refresh_cache: bool = True) -> None:
+    """`after_spending_change` for many users at once (a bulk import): the same work after commit,
+    with one cache refresh and one budget task for all of them instead of one of each per user.
+
+    Without `refresh_cache` (a backfill of many users) the cached months are dropped instead, as
+    `spending_rebuild` does: refilling them would fill the cache with months nobody is reading.
+    Keep it in step with after_spending_change: whatever that does per user, this does too.
+    """
+    changed = {user_id: sorted(set(months)) for user_id, months in sorted(user_months.items())}
+    changed = {user_id: months for user_id, months in changed.items() if months}
+    if not changed:
+        return
+    if refresh_cache:
+        transaction.on_commit(lambda: spending_cache_refresh_many(user_months=changed))
+    else:
+        keys = [spending_cache_key(user_id, month) for user_id, months in changed.items() for month in months]
+        transaction.on_commit(lambda: cache.delete_many(keys))
+    for user_id in changed:
+        transaction.on_commit(partial(replica_mark_written, user_id=user_id))
+    enqueue_on_commit(
+        "budgets.tasks.spending_changed_many",
+        [(user_id, [month.isoformat() for month in months]) for user_id, months in changed.items()],
+    )
+
+
+def spending_cache_refresh_many(*, user_months: dict[int, list[dt.date]]) -> None:
+    """`spending_cache_refresh` for many users: one read under all their spending locks, one write."""
+    with transaction.atomic():
+        transaction_locks([spending_lock_name(user_id) for user_id in user_months])
+        fresh = users_months_spending_from_db(user_months=user_months)
+        current = {
+            spending_cache_key(user_id, month): summary
+            for user_id, months in fresh.items()
+            for month, summary in months.items()
+        }
+        last_known = {
+            spending_last_known_key(user_id, month): summary
+            for user_id, months in fresh.items()
+            for month, summary in months.items()
+        }
+        cache.set_many(current, timeout=settings.SPENDING_CACHE_TIMEOUT)
+        cache.set_many(last_known, timeout=settings.SPENDING_LAST_KNOWN_TIMEOUT)
 
 
 def spending_cache_refresh(*, user_id: int, months: Sequence[dt.date]) -> None:

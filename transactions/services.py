@@ -63,6 +63,8 @@ from .models import MonthlySpending, RawPayload, Transaction
 logger = logging.getLogger(__name__)
 
 EXISTING_LOOKUP_CHUNK = 1000
+# From this many lines an uploaded file goes through the bulk path (transactions/bulk.py).
+BULK_IMPORT_MIN_LINES = 1000
 
 
 @dataclass(frozen=True)
@@ -492,6 +494,12 @@ def uploaded_file_import(*, payload: RawPayload, account_name: str, mapping: Csv
         payload.account = account
         payload.csv_mapping = mapping.to_dict() if mapping is not None else None
         payload.save(update_fields=["account", "csv_mapping"])
+        if len(statement.lines) >= BULK_IMPORT_MIN_LINES:
+            # A large file: COPY and set-based SQL on PostgreSQL, the same rows and totals.
+            from .bulk import statements_ingest_bulk  # builds on this module
+
+            results = statements_ingest_bulk(batch={payload.user_id: [(account, statement)]}, raw_payload=payload)
+            return results[payload.user_id]
         return statements_ingest(user_id=payload.user_id, statements=[(account, statement)], raw_payload=payload)
 
 

@@ -17,16 +17,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mint.settings_test")
 django.setup()
 
 from mint.models import User  # noqa: E402
-from transactions import services  # noqa: E402
+from transactions import bulk, services  # noqa: E402
 from transactions.models import Transaction  # noqa: E402
 
 
-def die_after_the_rows_are_written(**kwargs):
+def die_after_the_rows_are_written(*args, **kwargs):
     rows = Transaction.objects.filter(account__name=sys.argv[2]).count()
     print(f"rows written, not committed: {rows}", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 services.monthly_spending_apply = die_after_the_rows_are_written
+# A large file goes through the bulk path: there the rows and their totals are one statement,
+# and this is the next step before the commit.
+bulk.after_spending_change_many = die_after_the_rows_are_written
 user = User.objects.get(username=sys.argv[1])
 services.file_import(user=user, account_name=sys.argv[2], raw=Path(sys.argv[3]).read_bytes(), filename=sys.argv[3])
