@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Model
 
 from accounts.tests.factories import AccountFactory, ConnectionFactory
@@ -120,6 +121,42 @@ def test_rebuild_writes_one_row_per_user_month_category(user, account, ingest):
     call_command("rebuild_spending", stdout=out)
     assert "Rebuilt 2 aggregate rows" in out.getvalue()
     assert MonthlySpending.objects.get(user=user, month=OCT).txn_count == 2
+
+
+def test_rebuild_repairs_changed_missing_and_stale_rows_and_leaves_agreeing_ones(user, account, ingest):
+    ingest(
+        account,
+        (dt.date(2026, 10, 3), "-84.27", "WHOLE FOODS MKT #10234"),
+        (dt.date(2026, 10, 4), "-5.00", "NETFLIX.COM"),
+        (dt.date(2026, 11, 3), "-5.00", "NETFLIX.COM"),
+    )
+    netflix_oct = MonthlySpending.objects.get(user=user, month=OCT, amount=Decimal("-5.00"))
+    agreeing_since = netflix_oct.updated_at
+    MonthlySpending.objects.filter(user=user, month=OCT, amount=Decimal("-84.27")).update(txn_count=3)  # changed
+    MonthlySpending.objects.filter(user=user, month=NOV).delete()  # missing
+    MonthlySpending.objects.bulk_create(  # rows the transactions do not have, in the month rebuilt and another
+        MonthlySpending(
+            user=user,
+            month=month,
+            category_id=netflix_oct.category_id,
+            amount=1,
+            txn_count=1,
+            updated_at=agreeing_since,
+        )
+        for month in (dt.date(2026, 9, 1), dt.date(2026, 12, 1))
+    )
+
+    call_command("rebuild_spending", "--month", "2026-12", stdout=StringIO())  # only December's stale rows go
+    assert not MonthlySpending.objects.filter(user=user, month=dt.date(2026, 12, 1)).exists()
+    assert MonthlySpending.objects.filter(user=user, month=dt.date(2026, 9, 1)).exists()
+
+    out = StringIO()
+    call_command("rebuild_spending", stdout=out)
+    assert "Rebuilt 3 aggregate rows" in out.getvalue()
+    assert "No drift" in check_spending()
+    assert MonthlySpending.objects.filter(user=user).count() == 3
+    if connection.vendor == "postgresql":  # elsewhere the rebuild replaces every row
+        assert MonthlySpending.objects.get(pk=netflix_oct.pk).updated_at == agreeing_since
 
 
 def test_unknown_user_or_bad_month_is_a_clear_error():
