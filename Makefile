@@ -40,7 +40,7 @@ bench-categorizer: $(VENV)/.dev
 	$(PY) bench/categorizer.py $(if $(QUICK),--lines 100000,)
 
 bench-widget: $(VENV)/.dev
-	$(PY) bench/widget.py $(if $(QUICK),--users 2000 --duration 2 --runs 1 --rates 500,)
+	$(PY) bench/widget.py $(if $(QUICK),--users 2000 --warm-users 1000 --duration 2 --runs 1 --rates 500,)
 
 bench-ingest: $(VENV)/.dev
 	$(PY) bench/ingest.py $(QUICK_ARGS)

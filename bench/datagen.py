@@ -40,11 +40,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-VAR = ROOT / "var" / "bench"
+
+from bench import common  # noqa: E402  (the project root on sys.path first)
+from bench.common import log_stderr as log  # noqa: E402
+
+VAR = common.VAR
 MERCHANTS_CSV = ROOT / "categories" / "data" / "merchants.csv"
 USERNAME_PREFIX = "gen-"
 LINES_PER_MONTH = 35
@@ -227,31 +231,9 @@ def counts(users: int, transactions: int) -> Iterator[int]:
 # Database and Django
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def ensure_database(database_url: str, *, drop: bool = False) -> None:
     """Create the database when missing (dropped first with `drop`)."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    try:
-        conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        sys.exit(f"PostgreSQL is not reachable at {parts.hostname}:{parts.port} ({error}); start it first")
-    with conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and drop:
-            log(f"dropping database {name}")
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-            exists = None
-        if not exists:
-            log(f"creating database {name}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    common.ensure_database(database_url, drop=drop, report=log)
 
 
 def setup_django(database_url: str, redis_url: str) -> None:
@@ -274,12 +256,9 @@ def setup_django(database_url: str, redis_url: str) -> None:
         VAR_DIR=str(VAR / "datagen"),
     )
     import django
-    from django.core.management import call_command
 
     django.setup()
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated ({time.perf_counter() - started:.1f} s)")
+    common.migrate(report=log)
 
 
 def users_ensure(count: int, prefix: str = USERNAME_PREFIX) -> list[tuple[int, dict[str, Any]]]:
@@ -484,7 +463,7 @@ def main() -> None:
     setup_django(args.database_url, args.redis_url)
     summary = generate(args)
     output = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": common.command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         **summary,
     }

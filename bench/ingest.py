@@ -51,9 +51,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import datagen  # noqa: E402  (after the path is set)
+from bench import common, datagen  # noqa: E402  (after the path is set)
+from bench.common import log_stderr as log  # noqa: E402
 
-VAR = ROOT / "var" / "bench"
+VAR = common.VAR
 AIM_TPS = 30_000
 AIM_SHARE = 0.25
 COLUMNS = (
@@ -70,10 +71,6 @@ RESET_TABLES = (
 
 Row = dict[str, Any]
 Files = list[tuple[int, list[tuple[Any, bytes]]]]  # (user id, [(account, CSV bytes)])
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def csv_file(lines: list[Any]) -> bytes:
@@ -201,17 +198,7 @@ def dump_rows(batch_rows: list[int]) -> list[bytes]:
 
 
 def ceiling_run(batches: list[bytes], rows: int) -> Row:
-    from django.db import connection, transaction
-
-    started = time.perf_counter()
-    for data in batches:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY transactions_transaction ({COLUMNS}) FROM STDIN") as copy,
-        ):
-            copy.write(data)
-    elapsed = time.perf_counter() - started
+    elapsed = common.copy_batches("transactions_transaction", COLUMNS, batches)
     return {"rows": rows, "seconds": round(elapsed, 3), "rows_per_s": round(rows / elapsed)}
 
 
@@ -388,7 +375,7 @@ def main() -> None:
     import psycopg
 
     output = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": common.command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "loadavg_at_end": [round(v, 2) for v in os.getloadavg()]},
         "versions": {"python": platform.python_version(), "django": django.__version__, "psycopg": psycopg.__version__},

@@ -38,22 +38,28 @@ import csv
 import datetime as dt
 import json
 import os
-import platform
 import random
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-VAR = ROOT / "var" / "bench"
-MANAGE = ROOT / "manage.py"
+
+from bench import common  # noqa: E402  (the project root on sys.path first)
+from bench.common import (  # noqa: E402
+    check_bench_urls,
+    clone_migrated_template,
+    command_line,
+    log,
+    machine,
+    setup_django,
+)
+
+VAR = common.VAR
 USERNAME = "bench-memory"
 BRIEF_MAP_ESTIMATE_MB = 12.0
 ALIASES_PER_MERCHANT = 1.8  # the seed map: 22,628 aliases for 12,412 merchants
@@ -64,61 +70,13 @@ SHORT = {"Market": "MKT", "Supply": "SUPPLY CO", "Outfitters": "OUTFTRS", "Kitch
 Row = dict[str, Any]
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="mint.settings",
-        DATABASE_URL=args.database_url,
-        REDIS_URL=args.redis_url,
-        DEBUG="0",
-        DEMO_MODE="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CREDENTIALS_KEYS=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        VAR_DIR=str(VAR / "memory"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return common.bench_env(args, VAR / "memory")
 
 
 def prepare_database(database_url: str, env: dict[str, str]) -> float:
     """Migrate the template (created when missing), then clone it as the run's database. Seconds taken."""
-    import psycopg
-    from psycopg import sql
-
-    started = time.perf_counter()
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    template = f"{name}_template"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    try:
-        conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        sys.exit(f"PostgreSQL is not reachable at {parts.hostname}:{parts.port} ({error}); start it first")
-    with conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone():
-            log(f"creating database {template}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
-    subprocess.run(  # noqa: S603  (our own manage.py)
-        [sys.executable, str(MANAGE), "migrate", "--noinput", "--verbosity", "0"],
-        env={**env, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{template}"))},
-        check=True,
-    )
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    # The run's object store (raw payloads) goes with the database it belonged to.
-    shutil.rmtree(VAR / "memory", ignore_errors=True)
-    seconds = time.perf_counter() - started
-    log(f"database {name}: migrated template cloned ({seconds:.1f} s)")
-    return seconds
+    return clone_migrated_template(database_url, env, VAR / "memory")
 
 
 def run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -354,21 +312,6 @@ def measure_categorizer(env: dict[str, str], runs: int) -> Row:
 # ---------------------------------------------------------------------------------------------
 
 
-def machine() -> Row:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "loadavg_at_start": [round(value, 2) for value in os.getloadavg()],
-    }
-
-
 def table(output: Row) -> str:
     imported, maps = output["import"], output["categorizer"]
     lines = [
@@ -409,10 +352,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.transactions, args.runs, args.part_size = 100_000, 1, 50_000
-    if "bench" not in urlsplit(args.database_url).path:
-        parser.error("--database-url must name a database for the benchmark (its name containing 'bench')")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0", "15"):
-        parser.error("--redis-url must name its own database (not 0, the default, nor 15, the tests')")
+    check_bench_urls(parser, args.database_url, args.redis_url)
     return args
 
 
@@ -422,10 +362,7 @@ def main() -> None:
     info = machine()
     env = bench_env(args)
     database_seconds = prepare_database(args.database_url, env)
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    setup_django(env)
     baseline = measure_baseline(env)
     log(f"bare django.setup(): peak RSS {baseline:.1f} MB")
     imported = measure_import(args, env)
@@ -434,7 +371,7 @@ def main() -> None:
     topped_up = merchants_top_up(args.merchants)
     maps.append({**measure_categorizer(env, args.runs), **topped_up})
     output = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         "machine": info,
         "database_seconds": round(database_seconds, 1),

@@ -52,22 +52,26 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.widget import (  # noqa: E402  (the project root on sys.path first)
+from bench.common import (  # noqa: E402  (the project root on sys.path first)
+    check_bench_urls,
+    command_line,
+    ensure_database,
+    log,
+    migrate,
+    setup_django,
+)
+from bench.widget import (  # noqa: E402
     VAR,
     CpuSampler,
     RedisCounters,
     Server,
     bench_env,
     bench_token_key,
-    ensure_database,
     fmt_ms,
-    log,
     machine,
     measure,
     median_of,
-    migrate,
     open_loop_run,
-    setup_django,
     tool_versions,
     wait_quiet,
     wrk_run,
@@ -605,10 +609,7 @@ def parse_args() -> argparse.Namespace:
     if args.database_url is None:
         name = "mint_bench_pages_quick" if args.quick else "mint_bench_pages"
         args.database_url = f"postgres://postgres@127.0.0.1:5432/{name}"
-    if "bench" not in urlsplit(args.database_url).path:
-        parser.error("--database-url must name a database for the benchmark (its name containing 'bench')")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0", "15"):
-        parser.error("--redis-url must name its own database (not 0, the default, nor 15, the tests')")
+    check_bench_urls(parser, args.database_url, args.redis_url)
     return args
 
 
@@ -635,7 +636,7 @@ def main() -> None:
     settings = {key: getattr(args, key) for key in ("transactions", "ordinary_users", "duration", "runs")}
     settings.update(quick=args.quick, connections=args.connections, workers=args.workers, open_share=args.open_share)
     output = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         "machine": info,
         "versions": tool_versions(tools),

@@ -51,9 +51,10 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import datagen, recompute  # noqa: E402  (after the path is set)
+from bench import common, datagen, recompute  # noqa: E402  (after the path is set)
+from bench.common import log_stderr as log  # noqa: E402
 
-VAR = ROOT / "var" / "bench"
+VAR = common.VAR
 PLAIN, PART = "bench_txn_plain", "bench_txn_part"
 COLUMNS = (
     "id, external_id, posted_on, amount, currency, description, memo, mcc, merchant_key, category_source, "
@@ -67,7 +68,6 @@ FOREIGN_KEYS = {
     "user_id": "mint_user",
 }
 Row = dict[str, Any]
-log = recompute.log
 sql = recompute.sql
 
 
@@ -118,18 +118,8 @@ def dump_batches(batch_rows: int) -> tuple[list[bytes], int]:
 
 
 def load(table: str, batches: list[bytes]) -> float:
-    from django.db import connection, transaction
-
     sql(f"TRUNCATE {table}")
-    started = time.perf_counter()
-    for batch in batches:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({COLUMNS}) FROM STDIN") as copy,
-        ):
-            copy.write(batch)
-    return time.perf_counter() - started
+    return common.copy_batches(table, COLUMNS, batches)
 
 
 def replay(table: str, key: str, batch: bytes) -> tuple[float, int]:
@@ -233,14 +223,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--json", type=Path, default=VAR / "partitions.json")
     args = parser.parse_args()
-    name = "mint_bench_recompute_quick" if args.quick else "mint_bench_data"
-    args.database_url = args.database_url or f"postgres://postgres@127.0.0.1:5432/{name}"
-    args.users = args.users or (5_000 if args.quick else 100_000)
-    args.transactions = args.transactions or (500_000 if args.quick else 10_000_000)
-    if args.quick and args.runs == parser.get_default("runs"):
-        args.runs = 1
-    if "bench" not in urlsplit(args.database_url).path:
-        parser.error("--database-url must name a database for the benchmark (its name containing 'bench')")
+    recompute.data_defaults(parser, args)
+    common.check_bench_urls(parser, args.database_url)
     return args
 
 

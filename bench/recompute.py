@@ -52,9 +52,10 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import datagen  # noqa: E402  (after the path is set)
+from bench import common, datagen  # noqa: E402  (after the path is set)
+from bench.common import log_stderr as log  # noqa: E402
 
-VAR = ROOT / "var" / "bench"
+VAR = common.VAR
 AIM_SECONDS = 45.0
 AIM_RATIO = 1.5
 SCRATCH = "recompute_scratch"
@@ -65,10 +66,6 @@ FROM transactions_transaction GROUP BY 1, 2, 3
 """  # noqa: S608  (constants)
 
 Row = dict[str, Any]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def transaction_count(database_url: str) -> int:
@@ -224,6 +221,17 @@ def profile(args: argparse.Namespace) -> Row:
     return found
 
 
+def data_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill in the data this script and bench/partitions.py share: the database (mint_bench_data,
+    --quick: mint_bench_recompute_quick), its size for the generator, and one run with --quick."""
+    name = "mint_bench_recompute_quick" if args.quick else "mint_bench_data"
+    args.database_url = args.database_url or f"postgres://postgres@127.0.0.1:5432/{name}"
+    args.users = args.users or (5_000 if args.quick else 100_000)
+    args.transactions = args.transactions or (500_000 if args.quick else 10_000_000)
+    if args.quick and args.runs == parser.get_default("runs"):
+        args.runs = 1
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, help="for the generator, when the database is empty (default 100,000)")
@@ -237,16 +245,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6", help="the cache the command drops keys in")
     parser.add_argument("--json", type=Path, default=VAR / "recompute.json")
     args = parser.parse_args()
-    name = "mint_bench_recompute_quick" if args.quick else "mint_bench_data"
-    args.database_url = args.database_url or f"postgres://postgres@127.0.0.1:5432/{name}"
-    args.users = args.users or (5_000 if args.quick else 100_000)
-    args.transactions = args.transactions or (500_000 if args.quick else 10_000_000)
-    if args.quick and args.runs == parser.get_default("runs"):
-        args.runs = 1
-    if "bench" not in urlsplit(args.database_url).path:
-        parser.error("--database-url must name a database for the benchmark (its name containing 'bench')")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0", "15"):
-        parser.error("--redis-url must name its own database (not 0, the default, nor 15, the tests')")
+    data_defaults(parser, args)
+    common.check_bench_urls(parser, args.database_url, args.redis_url)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
@@ -302,7 +302,7 @@ def main() -> None:
     medians = {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
     ratio = medians["command"] / medians["floor"]
     result: Row = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": common.command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "database": urlsplit(args.database_url).path.lstrip("/"),

@@ -42,9 +42,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
-import secrets
-import shutil
 import signal
 import socket
 import statistics
@@ -53,12 +50,26 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-VAR = ROOT / "var" / "bench"
-MANAGE = ROOT / "manage.py"
+
+from bench import common  # noqa: E402  (the project root on sys.path first)
+from bench.common import (  # noqa: E402
+    MANAGE,
+    check_bench_urls,
+    clone_migrated_template,
+    command_line,
+    free_port,
+    log,
+    machine,
+    machine_cpu_ticks,
+    process_commands,
+    setup_django,
+)
+
+VAR = common.VAR
 
 USERNAME_PREFIX = "bench-refresh-"
 TARGET_ACCOUNTS = 30_000_000
@@ -67,89 +78,26 @@ ASSUMED_BANK_SECONDS = 2.0  # a real bank's answer to one OFX request (the demo 
 Row = dict[str, Any]
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Environment and database
 
 
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
     """Production settings (DEBUG off) on the bench database and Redis database, for every process."""
-    from cryptography.fernet import Fernet
-
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="mint.settings",
-        DATABASE_URL=args.database_url,
-        REDIS_URL=args.redis_url,
-        DEBUG="0",
+    return common.bench_env(
+        args,
+        VAR / "refresh",
         # Only so the bank URL may be http:// on loopback (accounts/providers/http.py).
         DEMO_MODE="1",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        # A new key per run: every connection is created in the run that uses it.
-        CREDENTIALS_KEYS=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        VAR_DIR=str(VAR / "refresh"),
         TASK_WORKERS=str(args.workers),
         # One slot: the whole daily pass is due at the first tick (see daily_refresh_enqueue).
         SYNC_DAILY_WINDOW_MINUTES="10",
-        PYTHONUNBUFFERED="1",
     )
-    return env
-
-
-def admin_connect(database_url: str) -> Any:
-    import psycopg
-
-    parts = urlsplit(database_url)
-    try:
-        return psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        sys.exit(f"PostgreSQL is not reachable at {parts.hostname}:{parts.port} ({error}); start it first")
 
 
 def prepare_database(database_url: str, env: dict[str, str]) -> float:
     """Migrate the template (created when missing), then clone it as the run's database. Seconds taken."""
-    from psycopg import sql
-
-    started = time.perf_counter()
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    template = f"{name}_template"
-    with admin_connect(database_url) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone():
-            log(f"creating database {template}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
-    template_url = urlunsplit(parts._replace(path=f"/{template}"))
-    subprocess.run(  # noqa: S603  (our own manage.py)
-        [sys.executable, str(MANAGE), "migrate", "--noinput", "--verbosity", "0"],
-        env={**env, "DATABASE_URL": template_url},
-        check=True,
-    )
-    with admin_connect(database_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    # The run's object store (raw payloads) goes with the database it belonged to.
-    shutil.rmtree(VAR / "refresh", ignore_errors=True)
-    seconds = time.perf_counter() - started
-    log(f"database {name}: migrated template cloned ({seconds:.1f} s)")
-    return seconds
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return clone_migrated_template(database_url, env, VAR / "refresh")
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
@@ -243,23 +191,10 @@ class CpuSampler:
             "postgres": set(),
             "demo bank": descendants(self.bank.pid),
         }
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
+        for pid, command in process_commands():
             if command.startswith("postgres: ") and f" {self.database} " in command:
-                groups["postgres"].add(int(entry.name))
+                groups["postgres"].add(pid)
         return groups
-
-    @staticmethod
-    def _machine() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as handle:
-            values = [int(value) for value in handle.readline().split()[1:]]
-        idle = values[3] + values[4]
-        return sum(values[:8]) - idle, sum(values[:8])
 
     def snapshot(self) -> Row:
         own = os.times()
@@ -272,7 +207,7 @@ class CpuSampler:
             "cluster": cluster,
             "ticks": {name: {pid: self._ticks(pid) for pid in pids} for name, pids in groups.items()},
             "script": own.user + own.system,
-            "machine": self._machine(),
+            "machine": machine_cpu_ticks(),
         }
 
     def used(self, start: Row, end: Row) -> Row:
@@ -586,21 +521,6 @@ def table(initial: Row, runs: list[Row], summary: Row) -> str:
     return "\n".join(lines)
 
 
-def machine() -> Row:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "loadavg_at_start": [round(value, 2) for value in os.getloadavg()],
-    }
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=500, help="connections (one user each; default 500)")
@@ -628,10 +548,7 @@ def parse_args() -> argparse.Namespace:
         args.sample = args.connections
     if args.connections < 1 or args.sample < 1 or args.runs < 1:
         parser.error("--connections, --sample and --runs must be at least 1")
-    if "bench" not in urlsplit(args.database_url).path:
-        parser.error("--database-url must name a database for the benchmark (its name containing 'bench')")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0", "15"):
-        parser.error("--redis-url must name its own database (not 0, the default, nor 15, the tests')")
+    check_bench_urls(parser, args.database_url, args.redis_url)
     return args
 
 
@@ -686,7 +603,7 @@ def main() -> None:
     summary = median_of(runs)
     projected = projection(summary, window_minutes)
     output = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         "machine": info,
         "settings": {

@@ -44,10 +44,8 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,12 +53,27 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402  (the project root on sys.path first)
+from bench.common import (  # noqa: E402
+    check_bench_urls,
+    command_line,
+    cpu_model,
+    ensure_database,
+    free_port,
+    log,
+    machine_cpu_ticks,
+    migrate,
+    process_commands,
+    setup_django,
+)
+
 BENCH_DIR = ROOT / "bench"
-VAR = ROOT / "var" / "bench"
+VAR = common.VAR
 LUA_SCRIPT = BENCH_DIR / "widget.lua"
 OPEN_LOOP_SCRIPT = BENCH_DIR / "openloop.mjs"
 NODE_PREFIX = VAR / "node"
@@ -92,10 +105,6 @@ SETTINGS_REPORTED = (
 )
 
 Row = dict[str, Any]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,16 +167,10 @@ def tool_versions(tools: dict[str, str]) -> dict[str, str]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     with open("/proc/meminfo", encoding="utf-8") as handle:
         mem_kib = int(handle.readline().split()[1])
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "memory_gib": round(mem_kib / 2**20, 1),
         "os": platform.platform(),
@@ -181,67 +184,21 @@ def machine() -> dict[str, Any]:
 
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
     """The server's environment: production settings (DEBUG off) on the bench database and Redis."""
-    from cryptography.fernet import Fernet
-
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "GUNICORN_"))}
-    env.update(
+    env = common.bench_env(
+        args,
+        VAR / "server",
+        drop_prefixes=("DJANGO_", "GUNICORN_"),
         DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=args.database_url,
-        REDIS_URL=args.redis_url,
-        DEBUG="0",
-        DEMO_MODE="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CREDENTIALS_KEYS=Fernet.generate_key().decode(),
         # testserver: the in-process diagnostic requests of this script.
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         # Plain HTTP on loopback: no redirect to HTTPS (production terminates TLS in front).
         SECURE_SSL_REDIRECT="0",
         SECURE_HSTS_SECONDS="0",
         CONN_MAX_AGE="600",
-        LOG_LEVEL="WARNING",
-        VAR_DIR=str(VAR / "server"),
-        PYTHONUNBUFFERED="1",
     )
     # WhiteNoise warns at start when STATIC_ROOT is missing; the API serves no static files.
     (VAR / "server" / "static").mkdir(parents=True, exist_ok=True)
     return env
-
-
-def ensure_database(database_url: str, *, drop: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    try:
-        conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        sys.exit(f"PostgreSQL is not reachable at {parts.hostname}:{parts.port} ({error}); start it first")
-    with conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and drop:
-            log(f"dropping database {name}")
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-            exists = None
-        if not exists:
-            log(f"creating database {name}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
-def migrate() -> None:
-    from django.core.management import call_command
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"migrated ({time.perf_counter() - started:.1f} s)")
 
 
 def month_starts(today: dt.date) -> list[dt.date]:
@@ -425,12 +382,6 @@ def write_tokens(path: Path) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http_get(
@@ -665,25 +616,12 @@ class CpuSampler:
 
     def _groups(self) -> dict[str, set[int]]:
         groups: dict[str, set[int]] = {"workers": set(worker_pids(self.server.pid)), "postgres": set(), "redis": set()}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
+        for pid, command in process_commands():
             if command.startswith("postgres: ") and f" {self.database} " in command:
-                groups["postgres"].add(int(entry.name))
+                groups["postgres"].add(pid)
             elif command.startswith("redis-server"):
-                groups["redis"].add(int(entry.name))
+                groups["redis"].add(pid)
         return groups
-
-    @staticmethod
-    def _machine() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as handle:
-            values = [int(value) for value in handle.readline().split()[1:]]
-        idle = values[3] + values[4]
-        return sum(values[:8]) - idle, sum(values[:8])
 
     def snapshot(self) -> Row:
         groups = self._groups()
@@ -692,7 +630,7 @@ class CpuSampler:
             "at": time.monotonic(),
             "ticks": {name: {pid: self._ticks(pid) for pid in pids} for name, pids in groups.items()},
             "loadgen": children.children_user + children.children_system,
-            "machine": self._machine(),
+            "machine": machine_cpu_ticks(),
         }
 
     def cores(self, start: Row, end: Row) -> Row:
@@ -710,9 +648,9 @@ class CpuSampler:
 
 def busy_cores(seconds: float = 2.0) -> float:
     """Cores in use on the whole machine, over a short sample."""
-    start = CpuSampler._machine()
+    start = machine_cpu_ticks()
     time.sleep(seconds)
-    end = CpuSampler._machine()
+    end = machine_cpu_ticks()
     return (end[0] - start[0]) / max(end[1] - start[1], 1) * (os.cpu_count() or 1)
 
 
@@ -1193,11 +1131,8 @@ def parse_args() -> argparse.Namespace:
     args.tokens_file = VAR / "widget-tokens.txt"
     if not 0 < args.warm_users < args.users:
         parser.error("--warm-users must be between 0 and --users")
-    if "bench" not in urlsplit(args.database_url).path:
-        # The script drops and recreates this database when its data does not match.
-        parser.error("--database-url must name a database for the benchmark (its name containing 'bench')")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0", "15"):
-        parser.error("--redis-url must name its own database (not 0, the default, nor 15, the tests')")
+    # The script drops and recreates this database when its data does not match.
+    check_bench_urls(parser, args.database_url, args.redis_url)
     return args
 
 
@@ -1216,7 +1151,7 @@ def main() -> None:
     summary = summarise(results["measurements"], results["skipped"])
     info["loadavg_at_end"] = [round(value, 2) for value in os.getloadavg()]
     output = {
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "command": command_line(),
         "date": dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds"),
         "machine": info,
         "versions": tool_versions(tools),
