@@ -199,33 +199,11 @@ def unmatched_merchants_record(*, user_id: int, seen: dict[str, tuple[int, str]]
     `seen` maps merchant key -> (transactions, an example descriptor). Called in the import's
     transaction with new rows only, so a replay counts nothing twice.
     """
-    if not seen:
-        return
-    now = timezone.now()
-    increment_upsert(
-        UnmatchedMerchant,
-        keys=["merchant_key"],
-        increments=["txn_count"],
-        replaces=["last_seen"],
-        inserts=["example", "user_count"],
-        rows=[
-            {"merchant_key": key, "txn_count": count, "example": example[:255], "last_seen": now, "user_count": 0}
-            for key, (count, example) in seen.items()
-        ],
-    )
-    first_time = insert_new(
-        UnmatchedMerchantUser,
-        keys=["merchant_key", "user"],
-        rows=[{"merchant_key": key, "user": user_id} for key in seen],
-    )
-    if first_time:
-        UnmatchedMerchant.objects.filter(merchant_key__in=[key for key, _ in first_time]).update(
-            user_count=F("user_count") + 1
-        )
+    unmatched_merchants_record_many(seen_by_user={user_id: seen})
 
 
 def unmatched_merchants_record_many(*, seen_by_user: dict[int, dict[str, tuple[int, str]]]) -> None:
-    """`unmatched_merchants_record` for many users (a bulk import), in a few statements.
+    """`unmatched_merchants_record` for many users at once (a bulk import), in a few statements.
 
     The same counts as calling it for each user in id order: the example kept for a new
     merchant is the one the lowest user id gave.
