@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts.providers import csv_file
 from accounts.providers.base import ProviderDataError
 from accounts.providers.files import (
     CsvMapping,
@@ -469,3 +470,41 @@ def test_mapping_round_trips_through_a_dict():
 def test_nonsense_mappings_are_refused(data, message):
     with pytest.raises(ProviderDataError, match=message):
         CsvMapping.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["-12.50", "12.50", "0", "-0.00", "007", "12.5", "12.505", "1234567.89", "9" * 40, "-", "12.", ".5", "1-2"],
+)
+def test_plain_amounts_read_as_the_full_pattern_reads_them(value):
+    """The shortcut for the common plain cell must agree with the general reader, cell for cell."""
+    assert csv_file.amount_text(value) == csv_file._amount_text_read(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "decimal_comma", "expected"),
+    [
+        ("-12.50", False, Decimal("-12.50")),
+        ("12.5", False, Decimal("12.50")),
+        ("007", False, Decimal("7.00")),
+        ("-0.00", False, Decimal("0.00")),
+        ("999999999999.99", False, Decimal("999999999999.99")),
+        ("1000000000000", False, "Line 2: '1000000000000' is too large."),
+        ("12.505", False, "Line 2: '12.505' has more than 2 decimal places."),
+        ("12", True, Decimal("12.00")),
+        ("12.50", True, "Line 2: '12.50' is not an amount with a decimal comma."),
+    ],
+)
+def test_plain_amounts_read(value, decimal_comma, expected):
+    read: Decimal | str
+    try:
+        read = csv_file.amount_read(value, decimal_comma=decimal_comma, line=2)
+    except ProviderDataError as exc:
+        read = str(exc)
+    assert read == expected
+    assert str(read) == str(expected)  # the same exponent: 12.50, not 12.5
+
+
+@pytest.mark.parametrize("value", ["2026-11-03", "2026-02-30", "0000-00-00", "2026-1-03", "2026-11-03 ", "2026/11/03"])
+def test_plain_iso_dates_read_as_the_full_pattern_reads_them(value):
+    assert csv_file.date_parts(value) == csv_file._date_parts_read(value)
