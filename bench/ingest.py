@@ -63,6 +63,7 @@ COLUMNS = (
 )
 RESET_TABLES = (
     "transactions_transaction",
+    "transactions_transactionkey",  # the dedupe keys; the COPY ceiling loads rows only
     "monthly_spending",
     "categories_unmatchedmerchantuser",
     "categories_unmatchedmerchant",

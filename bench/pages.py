@@ -214,7 +214,7 @@ def load_data(args: argparse.Namespace, today: dt.date) -> None:
     from security.models import ApiToken
     from security.services import api_token_display_prefix, api_token_key_hash
     from transactions.aggregates import spending_rebuild
-    from transactions.models import Transaction
+    from transactions.models import Transaction, TransactionKey
 
     started = time.perf_counter()
     password = make_password(None)  # signed in through a session made here; no password works
@@ -263,6 +263,13 @@ def load_data(args: argparse.Namespace, today: dt.date) -> None:
                 )
             )
         Transaction.objects.bulk_create(rows, batch_size=BATCH)
+        TransactionKey.objects.bulk_create(  # as ingestion does: a later import of these ids dedupes
+            [
+                TransactionKey(account_id=row.account_id, external_id=row.external_id, transaction_id=row.pk)
+                for row in rows
+            ],
+            batch_size=BATCH,
+        )
         total += len(rows)
     log(f"transactions: {total:,} for {len(users)} users ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()

@@ -27,6 +27,9 @@ SCHEDULES = [
     ),
     PeriodicTask("notifications: send held emails", "notifications.tasks.held_emails_send", minutes=15),
     PeriodicTask("security: delete old sign-in failure counts", "security.tasks.sign_in_failures_prune", minutes=60),
+    PeriodicTask(
+        "transactions: month partitions ahead", "transactions.tasks.transaction_partitions_ensure", minutes=24 * 60
+    ),
 ]
 
 

@@ -11,8 +11,10 @@ number of statements per batch instead of a few per user:
 2. read the users' rules in one query and categorize every line in Python with the same
    categorizer;
 3. COPY the candidate rows into a TEMP staging table;
-4. one statement: `INSERT ... SELECT FROM staging ON CONFLICT (account_id, external_id) DO
-   NOTHING RETURNING`, the aggregate upsert grouped from exactly the rows returned, and the
+4. one statement: the keys into the key table (`INSERT ... SELECT FROM staging ON CONFLICT
+   (account_id, external_id) DO NOTHING RETURNING`, the dedupe authority: see TransactionKey),
+   the staged rows whose keys were new into the transactions table under the ids allocated
+   for them beforehand, the aggregate upsert grouped from exactly the rows inserted, and the
    counts the caller needs (new rows per user and month, unmatched merchants);
 5. a line that restates a pending row the table already holds (posted now, or another amount
    or date) goes through statements_ingest, which updates that row and its deltas: it is
@@ -48,7 +50,7 @@ from categories.services import unmatched_merchants_record_many
 from mint.db import transaction_locks
 
 from .aggregates import after_spending_change_many, spending_lock_name
-from .models import MonthlySpending, RawPayload, Transaction
+from .models import MonthlySpending, RawPayload, Transaction, TransactionKey
 from .services import ImportResult, statements_ingest
 
 UserStatements = Mapping[int, Sequence[tuple[Account, Statement]]]
@@ -56,6 +58,7 @@ UserStatements = Mapping[int, Sequence[tuple[Account, Statement]]]
 STAGING = "transactions_ingest_staging"
 STAGED_COLUMNS = (
     "seq",
+    "id",
     "account_id",
     "user_id",
     "external_id",
@@ -74,14 +77,16 @@ STAGED_COLUMNS = (
 )
 _STAGING_DDL = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
-    seq integer NOT NULL, account_id bigint NOT NULL, user_id bigint NOT NULL, external_id text NOT NULL,
-    posted_on date NOT NULL, amount numeric(14, 2) NOT NULL, currency text NOT NULL, description text NOT NULL,
-    memo text NOT NULL, mcc text NOT NULL, pending boolean NOT NULL, merchant_id bigint, merchant_key text NOT NULL,
-    category_id bigint NOT NULL, category_source text NOT NULL, raw_payload_id bigint
+    seq integer NOT NULL, id bigint NOT NULL, account_id bigint NOT NULL, user_id bigint NOT NULL,
+    external_id text NOT NULL, posted_on date NOT NULL, amount numeric(14, 2) NOT NULL, currency text NOT NULL,
+    description text NOT NULL, memo text NOT NULL, mcc text NOT NULL, pending boolean NOT NULL,
+    merchant_id bigint, merchant_key text NOT NULL, category_id bigint NOT NULL, category_source text NOT NULL,
+    raw_payload_id bigint
 ) ON COMMIT DELETE ROWS
 """
 # Copied columns that are the table's own, in the table's names.
 _INSERTED = [name for name in STAGED_COLUMNS if name != "seq"]
+_STAGED_INSERTED = ", ".join(f"s.{name}" for name in _INSERTED)
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ def _insert_staged(
     shape unmatched_merchants_record takes).
     """
     table = Transaction._meta.db_table
+    keys = TransactionKey._meta.db_table
     spending = MonthlySpending._meta.db_table
     columns = ", ".join(_INSERTED)
     now = timezone.now()
@@ -230,18 +236,31 @@ def _insert_staged(
         cursor.execute(_STAGING_DDL)
         # Empty even when an outer transaction (a test's) means no commit emptied it yet.
         cursor.execute(f"DELETE FROM {STAGING}")  # noqa: S608  (a constant name)
+        # Ids before the insert, so the key and its row are written together in one statement;
+        # in input order, as with bulk_create. A line already stored uses one up for nothing.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s) ORDER BY 1",
+            [table, len(rows)],
+        )
+        ids = [row_id for (row_id,) in cursor.fetchall()]
         with cursor.cursor.copy(f"COPY {STAGING} ({', '.join(STAGED_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        # Rows go in input order (ids follow the statements, as with bulk_create); the grouped
-        # upsert touches each (user, month, category) once, in key order, like
-        # monthly_spending_apply, so it never meets its own row twice and locks in one order.
+            for row_id, row in zip(ids, rows, strict=True):
+                copy.write_row((row[0], row_id, *row[1:]))
+        # Only the rows whose keys were new go in; the grouped upsert touches each (user, month,
+        # category) once, in key order, like monthly_spending_apply, so it never meets its own
+        # row twice and locks in one order.
         cursor.execute(
             f"""
-            WITH inserted AS (
-                INSERT INTO {table} ({columns}, created_at, updated_at)
-                SELECT {columns}, %(now)s, %(now)s FROM {STAGING} ORDER BY seq
+            WITH new_keys AS (
+                INSERT INTO {keys} (account_id, external_id, transaction_id)
+                SELECT account_id, external_id, id FROM {STAGING} ORDER BY seq
                 ON CONFLICT (account_id, external_id) DO NOTHING
+                RETURNING transaction_id
+            ),
+            inserted AS (
+                INSERT INTO {table} ({columns}, created_at, updated_at)
+                SELECT {_STAGED_INSERTED}, %(now)s, %(now)s
+                FROM {STAGING} s JOIN new_keys k ON k.transaction_id = s.id ORDER BY s.seq
                 RETURNING id, user_id, posted_on, amount, category_id, merchant_key, category_source, description
             ),
             deltas AS (
@@ -284,7 +303,8 @@ def _restate_pending(
     pending line changes nothing in either path. The new rows are already in; statements_ingest
     finds them and updates only the pending ones.
 
-    The lookup is one unique-index probe per staged line (LATERAL ... LIMIT 1). As a plain join
+    The lookup is one index probe per staged line (LATERAL ... LIMIT 1; on PostgreSQL one per
+    month partition). As a plain join
     the planner, knowing pending rows are rare, scans the whole table for them: 0.12 s per
     batch at a million rows, growing with the table.
     """

@@ -75,11 +75,12 @@ class Transaction(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            # Replays and overlapping statement windows insert nothing twice.
-            models.UniqueConstraint(fields=["account", "external_id"], name="transaction_unique_external_id"),
+        # Not unique: on PostgreSQL the table is partitioned by posted month, and a unique index
+        # there must include posted_on. TransactionKey is the dedupe authority instead.
+        indexes = [
+            models.Index(fields=["user", "-posted_on", "-id"], name="transaction_user_posted"),
+            models.Index(fields=["account", "external_id"], name="transaction_account_external"),
         ]
-        indexes = [models.Index(fields=["user", "-posted_on", "-id"], name="transaction_user_posted")]
 
     def __str__(self) -> str:
         return f"{self.posted_on} {self.description} {self.amount}"
@@ -87,6 +88,30 @@ class Transaction(models.Model):
     @property
     def month(self):
         return self.posted_on.replace(day=1)
+
+
+class TransactionKey(models.Model):
+    """One row per stored transaction: (account, bank id) is unique here, whatever the posted date.
+
+    The dedupe key lives outside the transactions table because that table is partitioned by
+    posted month on PostgreSQL, and a unique index on a partitioned table must contain the
+    partition key: with posted_on in it, a line re-sent with another date (pending, then
+    posted a month later) would be stored twice. Written with the rows and deleted with them.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=255)
+    # No foreign key: the partitioned table's primary key is (id, posted_on).
+    transaction_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Replays and overlapping statement windows insert nothing twice.
+            models.UniqueConstraint(fields=["account", "external_id"], name="transaction_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.external_id} -> {self.transaction_id}"
 
 
 class MonthlySpending(models.Model):

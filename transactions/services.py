@@ -58,7 +58,7 @@ from .aggregates import (
     monthly_spending_apply,
     spending_lock_name,
 )
-from .models import MonthlySpending, RawPayload, Transaction
+from .models import MonthlySpending, RawPayload, Transaction, TransactionKey
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +221,15 @@ def statements_ingest(
                 account=locked[account.pk], balance=statement.balance, as_of=statement.balance_as_of
             )
         Transaction.objects.bulk_create(new_rows, batch_size=1000)
+        # The dedupe authority (the transactions table has no unique key: see TransactionKey). A
+        # plain insert: a writer that got past the account lock would fail here, and roll back.
+        TransactionKey.objects.bulk_create(
+            [
+                TransactionKey(account_id=row.account_id, external_id=row.external_id, transaction_id=row.pk)
+                for row in new_rows
+            ],
+            batch_size=1000,
+        )
         Transaction.objects.bulk_update(
             restated, ["pending", "posted_on", "amount", "description", "memo", "updated_at"], batch_size=1000
         )
@@ -267,16 +276,18 @@ def _known_rows(account: Account, external_ids: list[str]) -> dict[str, _KnownRo
 def _vanished_pending_remove(
     account: Account, listed: set[str], window: tuple[dt.date, dt.date], deltas: dict[MonthCategory, Delta]
 ) -> int:
-    vanished = [
-        _KnownRow(pk, pending, posted_on, amount, category_id)
+    vanished = {
+        external_id: _KnownRow(pk, pending, posted_on, amount, category_id)
         for external_id, pk, pending, posted_on, amount, category_id in Transaction.objects.filter(
             account=account, pending=True, posted_on__range=window
         ).values_list("external_id", "pk", "pending", "posted_on", "amount", "category_id")
         if external_id not in listed
-    ]
-    for row in vanished:
+    }
+    for row in vanished.values():
         _delta_add(deltas, row.posted_on, row.category_id, -row.amount, -1)
-    Transaction.objects.filter(pk__in=[row.pk for row in vanished]).delete()
+    Transaction.objects.filter(pk__in=[row.pk for row in vanished.values()]).delete()
+    # Its key goes too: should the bank list the line again, it is a new row.
+    TransactionKey.objects.filter(account=account, external_id__in=list(vanished)).delete()
     return len(vanished)
 
 
@@ -629,6 +640,7 @@ def account_history_delete(*, account: Account) -> int:
         account = Account.objects.select_for_update().get(pk=account.pk)  # no import into it meanwhile
         removed = account_history_remove_totals(account=account)
         Transaction.objects.filter(account_id=account.pk).delete()
+        TransactionKey.objects.filter(account_id=account.pk).delete()  # so a re-import adds the rows again
     return removed
 
 
@@ -659,5 +671,6 @@ def user_history_delete(*, user_id: int) -> int:
     """
     with transaction.atomic():
         deleted, _ = Transaction.objects.filter(user_id=user_id).delete()
+        TransactionKey.objects.filter(account__user_id=user_id).delete()
         MonthlySpending.objects.filter(user_id=user_id).delete()
     return deleted
